@@ -1,0 +1,71 @@
+package member
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Code is a business error code. The values are the schema's UserErrorCode
+// enum, so a code travels to a client unchanged.
+type Code string
+
+// The error codes of DESIGN.md §1 and §2.
+const (
+	CodeMemberNotFound           Code = "MEMBER_NOT_FOUND"
+	CodeInvitedMember            Code = "INVITED_MEMBER"
+	CodeAlreadyBound             Code = "ALREADY_BOUND"
+	CodeNotPending               Code = "NOT_PENDING"
+	CodeNotFailed                Code = "NOT_FAILED"
+	CodeEmailAlreadyUsed         Code = "EMAIL_ALREADY_USED"
+	CodeEmailPreviouslyFailed    Code = "EMAIL_PREVIOUSLY_FAILED"
+	CodeSameAsCurrent            Code = "SAME_AS_CURRENT"
+	CodeInvalidEmail             Code = "INVALID_EMAIL"
+	CodeInvalidPhone             Code = "INVALID_PHONE"
+	CodeInvalidInput             Code = "INVALID_INPUT"
+	CodeModificationLimitReached Code = "MODIFICATION_LIMIT_REACHED"
+	CodeResendLimitReached       Code = "RESEND_LIMIT_REACHED"
+	CodeLinkExpired              Code = "LINK_EXPIRED"
+	CodeNotRemovable             Code = "NOT_REMOVABLE"
+)
+
+// Error is a business failure: a decision of the domain rules that a client
+// is meant to read. Its Message is public; nothing else is.
+type Error struct {
+	Code    Code
+	Message string
+	// Field is the path of the input field at fault, e.g. ["email"].
+	Field []string
+	// RetryAt is when the refused operation will next be allowed, where
+	// that is known (RESEND_LIMIT_REACHED).
+	RetryAt *time.Time
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf returns an *Error with a formatted public message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf returns an *Error that names the input field at fault.
+func FieldErrorf(code Code, field string, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Field: []string{field}}
+}
+
+// AsError reports whether err is, or wraps, a business *Error.
+func AsError(err error) (*Error, bool) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e, true
+	}
+	return nil, false
+}
+
+// ErrorCode returns the code of a business error, or "" for any other error.
+func ErrorCode(err error) Code {
+	if e, ok := AsError(err); ok {
+		return e.Code
+	}
+	return ""
+}

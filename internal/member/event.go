@@ -1,0 +1,77 @@
+package member
+
+import "time"
+
+// EventKind names something that happened to a member or its binding (R12).
+type EventKind string
+
+// Event kinds. The values are the schema's MemberEventKind enum.
+const (
+	EventCreated         EventKind = "CREATED"
+	EventInvited         EventKind = "INVITED"
+	EventSubmitted       EventKind = "SUBMITTED"
+	EventModified        EventKind = "MODIFIED"
+	EventLinkSent        EventKind = "LINK_SENT"
+	EventLinkResent      EventKind = "LINK_RESENT"
+	EventDeliveryDelayed EventKind = "DELIVERY_DELAYED"
+	EventDeliveryFailed  EventKind = "DELIVERY_FAILED"
+	EventActivated       EventKind = "ACTIVATED"
+	EventExpired         EventKind = "EXPIRED"
+	EventRebound         EventKind = "REBOUND"
+	EventRemoved         EventKind = "REMOVED"
+)
+
+// Event is one recorded happening, with who did it and when.
+type Event struct {
+	ID       int64
+	MemberID int64
+	Kind     EventKind
+	Actor    Actor
+	Email    string // the email the event concerns, if any
+	Detail   string // free text, e.g. the SMTP server's reply
+	At       time.Time
+}
+
+// DeliveryStatus is the state of an activation mail's delivery.
+type DeliveryStatus string
+
+// Delivery statuses. The first four are the schema's MailDeliveryStatus;
+// a cancelled mail (its link killed before it went out) is never the
+// newest link's, so clients never see it.
+const (
+	DeliveryQueued    DeliveryStatus = "QUEUED"
+	DeliverySent      DeliveryStatus = "SENT"
+	DeliveryRetrying  DeliveryStatus = "RETRYING"
+	DeliveryFailed    DeliveryStatus = "FAILED"
+	DeliveryCancelled DeliveryStatus = "CANCELLED"
+)
+
+// Delivery is the delivery state of one link's mail.
+type Delivery struct {
+	LinkID    int64
+	Status    DeliveryStatus
+	Attempts  int
+	LastError string
+	SentAt    *time.Time
+}
+
+// OutboxMessage is an activation mail waiting in the outbox, with what is
+// needed to write it.
+type OutboxMessage struct {
+	ID        int64
+	OrgID     int64
+	MemberID  int64
+	BindingID int64
+	LinkID    int64
+	Recipient string
+	// Token is the raw activation token. It lives only in the outbox row
+	// and is erased when the mail is delivered.
+	Token     string
+	MessageID string
+	Attempts  int
+	CreatedAt time.Time
+
+	OrgName    string
+	OrgLang    string
+	MemberName string
+}

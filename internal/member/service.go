@@ -1,0 +1,75 @@
+package member
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Filter narrows a members listing. Zero values do not filter.
+type Filter struct {
+	Type   Type
+	Status Status
+	// Search matches a member's name or the email of its current binding,
+	// ignoring case.
+	Search string
+}
+
+// PageQuery asks for one page of a keyset-paginated listing.
+type PageQuery struct {
+	First int
+	// After is the id of the last item of the previous page; 0 for the first.
+	After int64
+}
+
+// MaxPageSize is the most items one page may hold.
+const MaxPageSize = 100
+
+// MemberPage is one page of members, newest first.
+type MemberPage struct {
+	Members []*Member
+	HasNext bool
+	Total   int
+}
+
+// EventPage is one page of a member's events, newest first.
+type EventPage struct {
+	Events  []*Event
+	HasNext bool
+}
+
+// Service is what the transports use: every method acts inside one
+// organization, and every change it makes is decided by the rules of this
+// package inside one database transaction.
+type Service interface {
+	// Authenticate returns the organization an API key belongs to and the
+	// actor its changes are recorded under.
+	Authenticate(ctx context.Context, apiKey string) (*Organization, Actor, error)
+	Organization(ctx context.Context, orgID int64) (*Organization, error)
+
+	// Member returns a member of the organization, or an *Error with
+	// CodeMemberNotFound.
+	Member(ctx context.Context, orgID, memberID int64) (*Member, error)
+	Members(ctx context.Context, orgID int64, f Filter, q PageQuery) (*MemberPage, error)
+	Events(ctx context.Context, orgID, memberID int64, q PageQuery) (*EventPage, error)
+	// Deliveries returns the delivery of each link's mail, by link id.
+	Deliveries(ctx context.Context, linkIDs []int64) (map[int64]*Delivery, error)
+	// Sends returns the creation times of every link of each binding.
+	Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time.Time, error)
+
+	CreateMember(ctx context.Context, orgID int64, actor Actor, t Type, name, remark string) (*Member, error)
+	BindSecurityInfo(ctx context.Context, orgID int64, actor Actor, memberID int64, info SecurityInfo) (*Member, error)
+	UpdateSecurityInfo(ctx context.Context, orgID int64, actor Actor, memberID int64, info SecurityInfo) (*Member, error)
+	ResendActivationLink(ctx context.Context, orgID int64, actor Actor, memberID int64) (*Member, error)
+	RebindSecurityInfo(ctx context.Context, orgID int64, actor Actor, memberID int64, info SecurityInfo) (*Member, error)
+	RemoveMember(ctx context.Context, orgID int64, actor Actor, memberID int64) (*Member, error)
+
+	// Policy is the policy the service decides with.
+	Policy() Policy
+	// Now is the service's clock.
+	Now() time.Time
+}
+
+// ErrUnauthenticated is returned by Service.Authenticate for a missing,
+// malformed or unknown API key.
+var ErrUnauthenticated = errors.New("unauthenticated")

@@ -1,0 +1,128 @@
+// Package mysql is memberbind's storage on MySQL 8, MariaDB 10.11 and other
+// MySQL-compatible servers, through sqlx and go-sql-driver/mysql. Every rule
+// that must hold under concurrency is held here by the database: unique keys
+// and row locks taken inside one transaction, never a check in Go followed by
+// a write in another statement's time.
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+	"github.com/jmoiron/sqlx"
+
+	"memberbind/internal/member"
+)
+
+// MySQL error numbers the store reacts to.
+const (
+	errDuplicateKey    = 1062
+	errLockWaitTimeout = 1205
+	errDeadlock        = 1213
+)
+
+// NormalizeDSN returns dsn with what the store relies on: times parsed into
+// time.Time in UTC.
+func NormalizeDSN(dsn string) (string, error) {
+	cfg, err := driver.ParseDSN(dsn)
+	if err != nil {
+		return "", fmt.Errorf("database DSN: %w", err)
+	}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	// Keep DATETIME(6) comparisons exact: the store writes microseconds.
+	if _, ok := cfg.Params["time_zone"]; !ok {
+		cfg.Params["time_zone"] = "'+00:00'"
+	}
+	return cfg.FormatDSN(), nil
+}
+
+// Open connects to the database at dsn and checks that it answers.
+func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
+	dsn, err := NormalizeDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlx.Open("mysql", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	// Keep connections warm: opening one per request costs more than the
+	// request itself.
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	db.SetConnMaxLifetime(30 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return db, nil
+}
+
+// mysqlErrorNumber returns the MySQL error number err carries, or 0.
+func mysqlErrorNumber(err error) uint16 {
+	var me *driver.MySQLError
+	if errors.As(err, &me) {
+		return me.Number
+	}
+	return 0
+}
+
+// FormatError turns a driver error into a domain error where one has a
+// meaning for clients: no rows is "member not found". Any other error is
+// returned unchanged, to be logged and shown as an internal error.
+func FormatError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return member.Errorf(member.CodeMemberNotFound, "no such member in this organization")
+	}
+	return err
+}
+
+// retryable reports whether a transaction failed only because it lost a
+// race for locks and may simply run again.
+func retryable(err error) bool {
+	n := mysqlErrorNumber(err)
+	return n == errDeadlock || n == errLockWaitTimeout
+}
+
+// inTx runs fn in a transaction and commits it, retrying a few times when
+// the server chose it as a deadlock victim. fn must not use the pool (s.db)
+// while it holds tx: on a one-connection pool that would wait for ever.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		err = s.tryTx(ctx, fn)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Store) tryTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}

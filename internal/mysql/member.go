@@ -1,0 +1,248 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"memberbind/internal/member"
+)
+
+// memberSelect reads a member with its current binding; memberRow scans it.
+const memberSelect = `
+	SELECT m.id, m.org_id, m.name, m.member_type, m.remark, m.created_at, m.removed_at, m.login_email,
+		b.id AS b_id, b.member_id AS b_member_id, b.email AS b_email, b.country_code AS b_country_code,
+		b.phone AS b_phone, b.state AS b_state, b.modifications AS b_modifications,
+		b.submitted_at AS b_submitted_at, b.activated_at AS b_activated_at,
+		b.link_sent_at AS b_link_sent_at, b.link_expires_at AS b_link_expires_at,
+		b.unsent_links AS b_unsent_links, b.newest_link_id AS b_newest_link_id
+	FROM members m LEFT JOIN bindings b ON b.id = m.binding_id`
+
+type memberRow struct {
+	ID         int64          `db:"id"`
+	OrgID      int64          `db:"org_id"`
+	Name       string         `db:"name"`
+	Type       string         `db:"member_type"`
+	Remark     sql.NullString `db:"remark"`
+	CreatedAt  sql.NullTime   `db:"created_at"`
+	RemovedAt  sql.NullTime   `db:"removed_at"`
+	LoginEmail sql.NullString `db:"login_email"`
+
+	BID            sql.NullInt64  `db:"b_id"`
+	BMemberID      sql.NullInt64  `db:"b_member_id"`
+	BEmail         sql.NullString `db:"b_email"`
+	BCountryCode   sql.NullString `db:"b_country_code"`
+	BPhone         sql.NullString `db:"b_phone"`
+	BState         sql.NullString `db:"b_state"`
+	BModifications sql.NullInt64  `db:"b_modifications"`
+	BSubmittedAt   sql.NullTime   `db:"b_submitted_at"`
+	BActivatedAt   sql.NullTime   `db:"b_activated_at"`
+	BLinkSentAt    sql.NullTime   `db:"b_link_sent_at"`
+	BLinkExpiresAt sql.NullTime   `db:"b_link_expires_at"`
+	BUnsentLinks   sql.NullInt64  `db:"b_unsent_links"`
+	BNewestLinkID  sql.NullInt64  `db:"b_newest_link_id"`
+}
+
+func timePtr(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	v := t.Time.UTC()
+	return &v
+}
+
+func (r *memberRow) member(asOf time.Time) *member.Member {
+	m := &member.Member{
+		ID:         r.ID,
+		OrgID:      r.OrgID,
+		Name:       r.Name,
+		Type:       member.Type(r.Type),
+		Remark:     r.Remark.String,
+		CreatedAt:  r.CreatedAt.Time.UTC(),
+		RemovedAt:  timePtr(r.RemovedAt),
+		LoginEmail: r.LoginEmail.String,
+		AsOf:       asOf,
+	}
+	if r.BID.Valid {
+		m.Binding = &member.Binding{
+			ID:            r.BID.Int64,
+			MemberID:      r.BMemberID.Int64,
+			Email:         r.BEmail.String,
+			CountryCode:   r.BCountryCode.String,
+			Phone:         r.BPhone.String,
+			State:         member.BindingState(r.BState.String),
+			Modifications: int(r.BModifications.Int64),
+			SubmittedAt:   r.BSubmittedAt.Time.UTC(),
+			ActivatedAt:   timePtr(r.BActivatedAt),
+			LinkSentAt:    timePtr(r.BLinkSentAt),
+			LinkExpiresAt: timePtr(r.BLinkExpiresAt),
+			UnsentLinks:   int(r.BUnsentLinks.Int64),
+			NewestLinkID:  r.BNewestLinkID.Int64,
+		}
+	}
+	return m
+}
+
+// Member returns a member of the organization that has not been removed.
+func (s *Store) Member(ctx context.Context, orgID, memberID int64) (*member.Member, error) {
+	var row memberRow
+	err := s.db.GetContext(ctx, &row, memberSelect+` WHERE m.id = ? AND m.org_id = ? AND m.removed_at IS NULL`, memberID, orgID)
+	if err != nil {
+		return nil, FormatError(err)
+	}
+	return row.member(s.Now()), nil
+}
+
+// lockMember reads a member and its current binding with both rows locked
+// for the rest of tx. Everything a mutation decides on is read here.
+func (s *Store) lockMember(ctx context.Context, tx *sqlx.Tx, orgID, memberID int64) (*member.Member, error) {
+	var row memberRow
+	err := tx.GetContext(ctx, &row, memberSelect+` WHERE m.id = ? AND m.org_id = ? AND m.removed_at IS NULL FOR UPDATE`, memberID, orgID)
+	if err != nil {
+		return nil, FormatError(err)
+	}
+	return row.member(s.Now()), nil
+}
+
+// Members returns one page of an organization's members, newest first.
+func (s *Store) Members(ctx context.Context, orgID int64, f member.Filter, q member.PageQuery) (*member.MemberPage, error) {
+	if q.First < 0 || q.First > member.MaxPageSize {
+		return nil, member.FieldErrorf(member.CodeInvalidInput, "first", "first must be between 0 and %d, got %d", member.MaxPageSize, q.First)
+	}
+	now := s.Now()
+	where, args := []string{"m.org_id = ?", "m.removed_at IS NULL"}, []any{orgID}
+	if f.Type != "" {
+		where = append(where, "m.member_type = ?")
+		args = append(args, string(f.Type))
+	}
+	switch f.Status {
+	case "":
+	case member.StatusUnbound:
+		where = append(where, "m.binding_id IS NULL")
+	case member.StatusActivated:
+		where = append(where, "b.state = 'ACTIVATED'")
+	case member.StatusFailed:
+		where = append(where, "(b.state = 'FAILED' OR (b.state = 'PENDING' AND b.unsent_links = 0 AND b.link_expires_at <= ?))")
+		args = append(args, now)
+	case member.StatusPending:
+		where = append(where, "b.state = 'PENDING' AND NOT (b.unsent_links = 0 AND b.link_expires_at IS NOT NULL AND b.link_expires_at <= ?)")
+		args = append(args, now)
+	default:
+		return nil, member.FieldErrorf(member.CodeInvalidInput, "filter", "unknown bind status %q", f.Status)
+	}
+	if search := strings.TrimSpace(f.Search); search != "" {
+		if len(search) > member.MaxSearchLength {
+			return nil, member.FieldErrorf(member.CodeInvalidInput, "filter", "search must be at most %d characters", member.MaxSearchLength)
+		}
+		pattern := "%" + escapeLike(strings.ToLower(search)) + "%"
+		where = append(where, "(LOWER(m.name) LIKE ? OR b.email_key LIKE ? OR LOWER(m.login_email) LIKE ?)")
+		args = append(args, pattern, pattern, pattern)
+	}
+	cond := strings.Join(where, " AND ")
+
+	page := &member.MemberPage{}
+	if err := s.db.GetContext(ctx, &page.Total, `SELECT COUNT(*) FROM members m LEFT JOIN bindings b ON b.id = m.binding_id WHERE `+cond, args...); err != nil {
+		return nil, fmt.Errorf("count members: %w", err)
+	}
+	if q.First == 0 {
+		return page, nil
+	}
+	if q.After > 0 {
+		cond += " AND m.id < ?"
+		args = append(args, q.After)
+	}
+	var rows []memberRow
+	args = append(args, q.First+1)
+	if err := s.db.SelectContext(ctx, &rows, memberSelect+` WHERE `+cond+` ORDER BY m.id DESC LIMIT ?`, args...); err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
+	if len(rows) > q.First {
+		page.HasNext = true
+		rows = rows[:q.First]
+	}
+	for i := range rows {
+		page.Members = append(page.Members, rows[i].member(now))
+	}
+	return page, nil
+}
+
+// escapeLike escapes the LIKE wildcards of s, with \ as the escape.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// CreateMember creates a CREATED or INVITED member account.
+func (s *Store) CreateMember(ctx context.Context, orgID int64, actor member.Actor, t member.Type, name, remark string) (*member.Member, error) {
+	m, verr := member.NewMember(t, name, remark)
+	if verr != nil {
+		return nil, verr
+	}
+	m.OrgID, m.CreatedAt, m.AsOf = orgID, s.Now(), s.Now()
+	kind := member.EventCreated
+	if t == member.TypeInvited {
+		kind = member.EventInvited
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO members (org_id, name, member_type, remark, created_at) VALUES (?, ?, ?, ?, ?)`,
+			orgID, m.Name, string(m.Type), nullString(m.Remark), m.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("insert member: %w", err)
+		}
+		if m.ID, err = res.LastInsertId(); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, m, 0, kind, actor, "", "", m.CreatedAt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// RemoveMember removes a member from its organization (R10). The member
+// keeps its binding and login email: removal ends membership, not the
+// account.
+func (s *Store) RemoveMember(ctx context.Context, orgID int64, actor member.Actor, memberID int64) (*member.Member, error) {
+	var m *member.Member
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		if m, err = s.lockMember(ctx, tx, orgID, memberID); err != nil {
+			return err
+		}
+		if derr := member.DecideRemove(m); derr != nil {
+			return derr
+		}
+		now := s.Now()
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET removed_at = ? WHERE id = ?`, now, m.ID); err != nil {
+			return fmt.Errorf("remove member: %w", err)
+		}
+		m.RemovedAt = &now
+		return s.record(ctx, tx, m, 0, member.EventRemoved, actor, m.LoginEmail, "", now)
+	})
+	return s.outcome(ctx, orgID, memberID, m, err)
+}
+
+// outcome finishes a mutation: on success the member as changed; on a
+// business failure the error with the member as it stands, read afresh
+// since the transaction rolled back.
+func (s *Store) outcome(ctx context.Context, orgID, memberID int64, changed *member.Member, err error) (*member.Member, error) {
+	if err == nil {
+		return changed, nil
+	}
+	var derr *member.Error
+	if !errors.As(err, &derr) || derr.Code == member.CodeMemberNotFound {
+		return nil, err
+	}
+	current, rerr := s.Member(ctx, orgID, memberID)
+	if rerr != nil && member.ErrorCode(rerr) != member.CodeMemberNotFound {
+		return nil, rerr
+	}
+	return current, err
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -1,0 +1,263 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"memberbind/internal/member"
+)
+
+// Deliveries returns the delivery state of each link's mail, by link id.
+func (s *Store) Deliveries(ctx context.Context, linkIDs []int64) (map[int64]*member.Delivery, error) {
+	out := make(map[int64]*member.Delivery, len(linkIDs))
+	if len(linkIDs) == 0 {
+		return out, nil
+	}
+	query, args, err := sqlx.In(`SELECT link_id, status, attempts, last_error, sent_at FROM outbox WHERE link_id IN (?)`, linkIDs)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		LinkID    int64          `db:"link_id"`
+		Status    string         `db:"status"`
+		Attempts  int            `db:"attempts"`
+		LastError sql.NullString `db:"last_error"`
+		SentAt    sql.NullTime   `db:"sent_at"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("read deliveries: %w", err)
+	}
+	for _, r := range rows {
+		out[r.LinkID] = &member.Delivery{
+			LinkID: r.LinkID, Status: member.DeliveryStatus(r.Status), Attempts: r.Attempts,
+			LastError: r.LastError.String, SentAt: timePtr(r.SentAt),
+		}
+	}
+	return out, nil
+}
+
+// Sends returns the creation time of every link of each binding.
+func (s *Store) Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time.Time, error) {
+	out := make(map[int64][]time.Time, len(bindingIDs))
+	if len(bindingIDs) == 0 {
+		return out, nil
+	}
+	query, args, err := sqlx.In(`SELECT binding_id, created_at FROM activation_links WHERE binding_id IN (?)`, bindingIDs)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		BindingID int64     `db:"binding_id"`
+		CreatedAt time.Time `db:"created_at"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("read link sends: %w", err)
+	}
+	for _, r := range rows {
+		out[r.BindingID] = append(out[r.BindingID], r.CreatedAt.UTC())
+	}
+	return out, nil
+}
+
+// ClaimOutbox leases up to limit due outbox rows to owner until now+lease.
+// SKIP LOCKED lets several workers claim side by side without waiting on
+// each other; a row whose lease ran out (its worker died mid-send) is due
+// again.
+func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error) {
+	now := s.Now()
+	var msgs []member.OutboxMessage
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var ids []int64
+		err := tx.SelectContext(ctx, &ids, `
+			SELECT id FROM outbox
+			WHERE status IN ('QUEUED', 'RETRYING') AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+			ORDER BY next_attempt_at, id LIMIT ?
+			FOR UPDATE SKIP LOCKED`, now, now, limit)
+		if err != nil {
+			return fmt.Errorf("claim outbox rows: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		query, args, err := sqlx.In(`UPDATE outbox SET leased_by = ?, lease_until = ? WHERE id IN (?)`, owner, now.Add(lease), ids)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
+			return fmt.Errorf("lease outbox rows: %w", err)
+		}
+		query, args, err = sqlx.In(`
+			SELECT o.id, o.org_id, o.member_id, o.binding_id, o.link_id, o.recipient, o.token, o.message_id,
+				o.attempts, o.created_at, g.name AS org_name, g.lang AS org_lang, m.name AS member_name
+			FROM outbox o JOIN organizations g ON g.id = o.org_id JOIN members m ON m.id = o.member_id
+			WHERE o.id IN (?) ORDER BY o.id`, ids)
+		if err != nil {
+			return err
+		}
+		var rows []struct {
+			ID         int64          `db:"id"`
+			OrgID      int64          `db:"org_id"`
+			MemberID   int64          `db:"member_id"`
+			BindingID  int64          `db:"binding_id"`
+			LinkID     int64          `db:"link_id"`
+			Recipient  string         `db:"recipient"`
+			Token      sql.NullString `db:"token"`
+			MessageID  string         `db:"message_id"`
+			Attempts   int            `db:"attempts"`
+			CreatedAt  time.Time      `db:"created_at"`
+			OrgName    string         `db:"org_name"`
+			OrgLang    string         `db:"org_lang"`
+			MemberName string         `db:"member_name"`
+		}
+		if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
+			return fmt.Errorf("read claimed outbox rows: %w", err)
+		}
+		msgs = msgs[:0]
+		for _, r := range rows {
+			msgs = append(msgs, member.OutboxMessage{
+				ID: r.ID, OrgID: r.OrgID, MemberID: r.MemberID, BindingID: r.BindingID, LinkID: r.LinkID,
+				Recipient: r.Recipient, Token: r.Token.String, MessageID: r.MessageID, Attempts: r.Attempts,
+				CreatedAt: r.CreatedAt.UTC(), OrgName: r.OrgName, OrgLang: r.OrgLang, MemberName: r.MemberName,
+			})
+		}
+		return nil
+	})
+	return msgs, err
+}
+
+// ErrLeaseLost is returned when a worker reports on an outbox row it no
+// longer holds: its lease ran out and another worker took the row, or the
+// row was cancelled by a modification.
+var ErrLeaseLost = fmt.Errorf("outbox row no longer held by this worker")
+
+// MarkOutboxSent records that the SMTP server accepted the row's mail at
+// sentAt. The link's days start then (R7), and the raw token is erased.
+func (s *Store) MarkOutboxSent(ctx context.Context, id int64, owner string, sentAt time.Time) error {
+	sentAt = sentAt.UTC().Truncate(time.Microsecond)
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		row, err := s.lockOutbox(ctx, tx, id, owner)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE outbox SET status = 'SENT', sent_at = ?, token = NULL, attempts = attempts + 1, last_error = NULL,
+				leased_by = NULL, lease_until = NULL
+			WHERE id = ?`, sentAt, id); err != nil {
+			return fmt.Errorf("mark outbox row %d sent: %w", id, err)
+		}
+		expires := sentAt.Add(s.policy.ActivationTTL)
+		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET sent_at = ?, expires_at = ? WHERE id = ? AND killed_at IS NULL AND sent_at IS NULL`, sentAt, expires, row.LinkID)
+		if err != nil {
+			return fmt.Errorf("mark link %d sent: %w", row.LinkID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // superseded while in flight: the binding no longer counts it
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE bindings SET unsent_links = unsent_links - 1,
+				link_sent_at = CASE WHEN link_sent_at IS NULL OR link_sent_at < ? THEN ? ELSE link_sent_at END,
+				link_expires_at = CASE WHEN link_expires_at IS NULL OR link_expires_at < ? THEN ? ELSE link_expires_at END
+			WHERE id = ?`, sentAt, sentAt, expires, expires, row.BindingID)
+		if err != nil {
+			return fmt.Errorf("start link days of binding %d: %w", row.BindingID, err)
+		}
+		return s.record(ctx, tx, &member.Member{ID: row.MemberID, OrgID: row.OrgID}, row.BindingID, member.EventLinkSent, member.ActorSystem, row.Recipient, "accepted by the mail server", sentAt)
+	})
+}
+
+// MarkOutboxRetry records a temporary delivery failure and when to try
+// again. The first one of a mail is recorded as a member event.
+func (s *Store) MarkOutboxRetry(ctx context.Context, id int64, owner string, lastError string, next time.Time) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		row, err := s.lockOutbox(ctx, tx, id, owner)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE outbox SET status = 'RETRYING', attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+				leased_by = NULL, lease_until = NULL
+			WHERE id = ?`, truncate(lastError, maxDetail), next.UTC(), id); err != nil {
+			return fmt.Errorf("mark outbox row %d for retry: %w", id, err)
+		}
+		if row.Attempts > 0 {
+			return nil
+		}
+		return s.record(ctx, tx, &member.Member{ID: row.MemberID, OrgID: row.OrgID}, row.BindingID, member.EventDeliveryDelayed, member.ActorSystem, row.Recipient, lastError, s.Now())
+	})
+}
+
+// MarkOutboxFailed records that a mail cannot be delivered: a permanent
+// failure, or temporary ones past the retry budget. Its link can never be
+// used, so the binding stops waiting for it.
+func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, owner string, lastError string, at time.Time) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		row, err := s.lockOutbox(ctx, tx, id, owner)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE outbox SET status = 'FAILED', attempts = attempts + 1, last_error = ?, token = NULL,
+				leased_by = NULL, lease_until = NULL
+			WHERE id = ?`, truncate(lastError, maxDetail), id); err != nil {
+			return fmt.Errorf("mark outbox row %d failed: %w", id, err)
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET killed_at = ? WHERE id = ? AND killed_at IS NULL AND sent_at IS NULL`, at.UTC(), row.LinkID)
+		if err != nil {
+			return fmt.Errorf("retire link %d: %w", row.LinkID, err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE bindings SET unsent_links = unsent_links - 1 WHERE id = ?`, row.BindingID); err != nil {
+				return fmt.Errorf("uncount link of binding %d: %w", row.BindingID, err)
+			}
+		}
+		return s.record(ctx, tx, &member.Member{ID: row.MemberID, OrgID: row.OrgID}, row.BindingID, member.EventDeliveryFailed, member.ActorSystem, row.Recipient, lastError, at.UTC())
+	})
+}
+
+// ReleaseOutbox gives back every row owner holds, due at once, for a
+// worker that stops before sending them.
+func (s *Store) ReleaseOutbox(ctx context.Context, owner string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET leased_by = NULL, lease_until = NULL WHERE leased_by = ? AND status IN ('QUEUED', 'RETRYING')`, owner)
+	if err != nil {
+		return fmt.Errorf("release outbox rows of %s: %w", owner, err)
+	}
+	return nil
+}
+
+type outboxRow struct {
+	ID        int64  `db:"id"`
+	OrgID     int64  `db:"org_id"`
+	MemberID  int64  `db:"member_id"`
+	BindingID int64  `db:"binding_id"`
+	LinkID    int64  `db:"link_id"`
+	Recipient string `db:"recipient"`
+	Attempts  int    `db:"attempts"`
+}
+
+// lockOutbox locks an outbox row held by owner, taking the binding's lock
+// first: modifications lock binding, then links and outbox, and the same
+// order here keeps the two from deadlocking.
+func (s *Store) lockOutbox(ctx context.Context, tx *sqlx.Tx, id int64, owner string) (*outboxRow, error) {
+	var bindingID int64
+	if err := tx.GetContext(ctx, &bindingID, `SELECT binding_id FROM outbox WHERE id = ?`, id); err != nil {
+		return nil, fmt.Errorf("outbox row %d: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT id FROM bindings WHERE id = ? FOR UPDATE`, bindingID); err != nil {
+		return nil, fmt.Errorf("lock binding %d: %w", bindingID, err)
+	}
+	var row outboxRow
+	err := tx.GetContext(ctx, &row, `
+		SELECT id, org_id, member_id, binding_id, link_id, recipient, attempts FROM outbox
+		WHERE id = ? AND leased_by = ? AND status IN ('QUEUED', 'RETRYING') FOR UPDATE`, id, owner)
+	if err == sql.ErrNoRows {
+		return nil, ErrLeaseLost
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock outbox row %d: %w", id, err)
+	}
+	return &row, nil
+}
