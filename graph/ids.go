@@ -1,0 +1,44 @@
+package graph
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+)
+
+// Ids and cursors are opaque to clients: a kind and a number, base64url
+// encoded. Clients must not build them; they only pass back what they got.
+
+func encodeID(kind string, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(id, 10)))
+}
+
+// decodeID returns the number inside an id of kind, or false when s is not
+// one.
+func decodeID(kind, s string) (int64, bool) {
+	if len(s) > 64 {
+		return 0, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, false
+	}
+	rest, ok := strings.CutPrefix(string(raw), kind+":")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
+}
+
+// Kinds of ids and cursors.
+const (
+	kindMember       = "Member"
+	kindOrganization = "Organization"
+	kindEvent        = "MemberEvent"
+	kindMemberCursor = "members"
+	kindEventCursor  = "events"
+)

@@ -1,0 +1,189 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"memberbind/graph"
+	"memberbind/internal/member"
+	"memberbind/internal/mysql"
+)
+
+func TestMembersPagingAndFilters(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	var created []string
+	for i := 0; i < 7; i++ {
+		created = append(created, a.create(fmt.Sprintf("Member %d", i)))
+	}
+	invited := a.invite("Guest")
+	wantCode(t, a.bind(created[2], "Findme@Example.com"), "")
+	wantCode(t, a.bind(created[3], "other@example.com"), "")
+	a.deliverAll()
+	tokens := a.deliverAll()
+	_ = tokens
+
+	// Newest first, in pages of 3, by cursor.
+	var seen []string
+	var after any
+	for page := 0; ; page++ {
+		data := a.do(`query($after: String) { members(first: 3, after: $after) {
+			totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id name } } } }`, map[string]any{"after": after})
+		conn := data["members"].(map[string]any)
+		if conn["totalCount"] != float64(8) {
+			t.Fatalf("totalCount = %v", conn["totalCount"])
+		}
+		for _, e := range conn["edges"].([]any) {
+			seen = append(seen, e.(map[string]any)["node"].(map[string]any)["id"].(string))
+		}
+		info := conn["pageInfo"].(map[string]any)
+		if info["hasNextPage"] != true {
+			break
+		}
+		after = info["endCursor"]
+		if page > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	want := append([]string{invited}, reverse(created)...)
+	if strings.Join(seen, ",") != strings.Join(want, ",") {
+		t.Errorf("paged ids = %v, want %v", seen, want)
+	}
+
+	count := func(filter string) float64 {
+		data := a.do(`{ members(filter: `+filter+`) { totalCount edges { node { id } } } }`, nil)
+		conn := data["members"].(map[string]any)
+		if n := float64(len(conn["edges"].([]any))); n != conn["totalCount"] {
+			t.Errorf("filter %s: %v edges but totalCount %v", filter, n, conn["totalCount"])
+		}
+		return conn["totalCount"].(float64)
+	}
+	for filter, want := range map[string]float64{
+		`{memberType: INVITED}`:                       1,
+		`{memberType: CREATED}`:                       7,
+		`{bindStatus: UNBOUND}`:                       6,
+		`{bindStatus: PENDING}`:                       2,
+		`{bindStatus: ACTIVATED}`:                     0,
+		`{bindStatus: FAILED}`:                        0,
+		`{search: "findme@EXAMPLE"}`:                  1,
+		`{search: "member 1"}`:                        1,
+		`{search: "MEMBER"}`:                          7,
+		`{search: "%"}`:                               0,
+		`{search: "_"}`:                               0,
+		`{memberType: CREATED, bindStatus: UNBOUND}`:  5,
+		`{memberType: INVITED, bindStatus: PENDING}`:  0,
+		`{bindStatus: PENDING, search: "other@exam"}`: 1,
+	} {
+		if got := count(filter); got != want {
+			t.Errorf("filter %s: %v members, want %v", filter, got, want)
+		}
+	}
+
+	for _, q := range []string{
+		`{ members(first: 101) { totalCount } }`,
+		`{ members(first: -1) { totalCount } }`,
+		`{ members(after: "bogus") { totalCount } }`,
+	} {
+		r := a.raw("Bearer "+a.key, q, nil)
+		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "INVALID_INPUT" {
+			t.Errorf("%s: errors %+v, want one INVALID_INPUT", q, r.Errors)
+		}
+	}
+}
+
+func reverse(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[len(s)-1-i] = v
+	}
+	return out
+}
+
+// TestMembersPageQueryCount counts the SQL statements a members page
+// costs: the same for 10, 50 and 100 members, since the fields that follow
+// a key load through dataloaders.
+func TestMembersPageQueryCount(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	for i := 0; i < 100; i++ {
+		id := a.create(fmt.Sprintf("m%d", i))
+		if i%2 == 0 {
+			wantCode(t, a.bind(id, fmt.Sprintf("m%d@example.com", i)), "")
+		}
+	}
+	a.deliverAll()
+	// One connection, so the session's statement counter sees every
+	// statement the page runs.
+	db := a.store.DB()
+	db.SetMaxOpenConns(1)
+	questions := func() int {
+		var name string
+		var n int
+		if err := db.QueryRowx("SHOW SESSION STATUS LIKE 'Questions'").Scan(&name, &n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	cost := func(first int) int {
+		before := questions()
+		a.do(fmt.Sprintf(`{ members(first: %d) { totalCount edges { node { %s } } } }`, first, memberFields), nil)
+		return questions() - before - 1 // the status query itself counts once
+	}
+	c10, c50, c100 := cost(10), cost(50), cost(100)
+	t.Logf("statements per page: 10 -> %d, 50 -> %d, 100 -> %d", c10, c50, c100)
+	if c10 != c50 || c50 != c100 {
+		t.Errorf("statements grow with the page: 10 -> %d, 50 -> %d, 100 -> %d", c10, c50, c100)
+	}
+	if c100 > 6 {
+		t.Errorf("a page costs %d statements, want at most 6", c100)
+	}
+}
+
+func TestComplexityLimit(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	r := a.raw("Bearer "+a.key, `{ members(first: 100) { edges { node { events(first: 100) { edges { node { id kind actor occurredAt } } } } } } }`, nil)
+	if len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, "complexity") {
+		t.Errorf("too complex query: %+v", r.Errors)
+	}
+	r = a.raw("Bearer "+a.key, `{ members(first: 100) { edges { node { `+memberFields+` } } } }`, nil)
+	if len(r.Errors) != 0 {
+		t.Errorf("a full page of members is refused: %+v", r.Errors)
+	}
+}
+
+// TestInternalErrorsHidden: a fault below the transport reaches the client
+// as "internal error" with a request id, never as driver or SQL text.
+func TestInternalErrorsHidden(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	alice := a.create("Alice")
+	var logs strings.Builder
+	srv := httptest.NewServer(graph.NewHandler(graph.Options{Service: a.store, Logger: slog.New(slog.NewTextHandler(&logs, nil))}))
+	defer srv.Close()
+	b := *a
+	b.srv = srv
+	// Break the schema under the running service.
+	if _, err := a.store.DB().Exec("ALTER TABLE bindings RENAME COLUMN phone TO phone_gone"); err != nil {
+		t.Fatal(err)
+	}
+	r := b.raw("Bearer "+a.key, `query($id: ID!) { member(id: $id) { name } }`, map[string]any{"id": alice})
+	if len(r.Errors) != 1 {
+		t.Fatalf("errors = %+v", r.Errors)
+	}
+	e := r.Errors[0]
+	if !strings.HasPrefix(e.Message, "internal error") || e.Extensions["code"] != "INTERNAL" || e.Extensions["requestId"] == "" {
+		t.Errorf("error = %+v", e)
+	}
+	if strings.Contains(strings.ToLower(e.Message), "phone") || strings.Contains(e.Message, "Error 1054") {
+		t.Errorf("error leaks SQL: %q", e.Message)
+	}
+	_ = context.Background
+	_ = http.StatusOK
+	_ = mysql.Hash
+}

@@ -1,0 +1,170 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"memberbind/graph/model"
+	"memberbind/internal/member"
+	"memberbind/internal/requestid"
+)
+
+// Limits of one GraphQL request.
+const (
+	// MaxBodyBytes caps a request body.
+	MaxBodyBytes = 1 << 20
+	// MaxComplexity caps a query's cost, where a connection costs its page
+	// size times what each item asks for.
+	MaxComplexity = 10000
+)
+
+// Options configure the GraphQL handler.
+type Options struct {
+	Service member.Service
+	Logger  *slog.Logger
+	// Introspection lets clients read the schema; the playground needs it.
+	Introspection bool
+}
+
+// NewHandler returns the http.Handler of POST (and GET, for queries)
+// /graphql. Every request must carry its organization's API key.
+func NewHandler(o Options) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	cfg := Config{Resolvers: &Resolver{Service: o.Service}}
+	connection := func(child int, first *int) int {
+		n := 20
+		if first != nil && *first > 0 {
+			n = *first
+		}
+		return 1 + n*child
+	}
+	cfg.Complexity.Query.Members = func(child int, first *int, _ *string, _ *model.MemberFilter) int {
+		return connection(child, first)
+	}
+	cfg.Complexity.Member.Events = func(child int, first *int, _ *string) int {
+		return connection(child, first)
+	}
+
+	srv := handler.New(NewExecutableSchema(cfg))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	if o.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetErrorPresenter(presenter(o.Logger))
+	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
+		o.Logger.ErrorContext(ctx, "panic in GraphQL resolver", "request_id", requestid.From(ctx), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		return errInternal
+	})
+	return authenticate(o.Service, o.Logger, srv)
+}
+
+// errInternal stands for any fault that is not the client's.
+var errInternal = errors.New("internal error")
+
+// presenter shows a client only what someone decided it may see: gqlgen's
+// own protocol errors (syntax, validation, complexity) and the domain's
+// *member.Error. Anything else is logged with the request id and shown as
+// "internal error" with that id.
+func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var derr *member.Error
+		switch {
+		case errors.As(err, &derr):
+			gqlErr.Message = derr.Message
+			gqlErr.Extensions = map[string]any{"code": string(derr.Code)}
+			return gqlErr
+		case errors.Is(err, errUnauthenticated):
+			gqlErr.Message = "missing or invalid API key"
+			gqlErr.Extensions = map[string]any{"code": "UNAUTHENTICATED"}
+			return gqlErr
+		}
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) && ge.Err == nil {
+			// Raised by gqlgen itself: parse, validation, complexity.
+			if gqlErr.Extensions == nil {
+				gqlErr.Extensions = map[string]any{}
+			}
+			if _, ok := gqlErr.Extensions["code"]; !ok {
+				gqlErr.Extensions["code"] = "BAD_REQUEST"
+			}
+			return gqlErr
+		}
+		id := requestid.From(ctx)
+		if !errors.Is(err, errInternal) {
+			log.ErrorContext(ctx, "GraphQL request failed", "request_id", id, "path", gqlErr.Path.String(), "err", err)
+		}
+		gqlErr.Message = "internal error (request id " + id + ")"
+		gqlErr.Extensions = map[string]any{"code": "INTERNAL", "requestId": id}
+		return gqlErr
+	}
+}
+
+// authenticate lets a request through only with a valid API key, and puts
+// its organization and a fresh set of dataloaders in the context.
+func authenticate(svc member.Service, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		ctx := r.Context()
+		if requestid.From(ctx) == "" {
+			id := requestid.New()
+			w.Header().Set(requestid.Header, id)
+			ctx = requestid.With(ctx, id)
+		}
+		key, ok := bearer(r.Header.Get("Authorization"))
+		if !ok {
+			unauthenticated(w, "missing API key: send Authorization: Bearer <your organization's API key>")
+			return
+		}
+		org, actor, err := svc.Authenticate(ctx, key)
+		if err != nil {
+			if errors.Is(err, ErrUnauthenticated) {
+				unauthenticated(w, "invalid API key")
+				return
+			}
+			id := requestid.From(ctx)
+			log.ErrorContext(ctx, "authenticate request", "request_id", id, "err", err)
+			writeErrors(w, http.StatusInternalServerError, "internal error (request id "+id+")", map[string]any{"code": "INTERNAL", "requestId": id})
+			return
+		}
+		ctx = withOrg(ctx, org, actor)
+		ctx = withLoaders(ctx, newLoaders(svc))
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// ErrUnauthenticated is what member.Service.Authenticate returns for a key
+// that does not open any organization.
+var ErrUnauthenticated = member.ErrUnauthenticated
+
+func unauthenticated(w http.ResponseWriter, msg string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="memberbind"`)
+	writeErrors(w, http.StatusUnauthorized, msg, map[string]any{"code": "UNAUTHENTICATED"})
+}
+
+func writeErrors(w http.ResponseWriter, status int, msg string, ext map[string]any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": ext}},
+		"data":   nil,
+	})
+}

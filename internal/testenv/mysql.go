@@ -1,0 +1,134 @@
+// Package testenv starts and finds what memberbind's tests talk to: a real
+// MySQL-compatible server and a real SMTP server. Only tests import it.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	driver "github.com/go-sql-driver/mysql"
+)
+
+// EnvDSN names the variable that points tests at a MySQL-compatible server:
+// a go-sql-driver/mysql DSN whose user may create and drop databases. The
+// database name in it, if any, is ignored: each test gets its own.
+const EnvDSN = "MEMBERBIND_TEST_DSN"
+
+// defaultDSN is the server tried when EnvDSN is not set.
+const defaultDSN = "root@tcp(127.0.0.1:3306)/"
+
+var (
+	serverOnce sync.Once
+	serverCfg  *driver.Config
+	serverErr  error
+)
+
+// server finds the test database server once per test binary.
+func server() (*driver.Config, error) {
+	serverOnce.Do(func() {
+		dsn := os.Getenv(EnvDSN)
+		if dsn == "" {
+			dsn = defaultDSN
+		}
+		cfg, err := driver.ParseDSN(dsn)
+		if err != nil {
+			serverErr = fmt.Errorf("%s: %w", EnvDSN, err)
+			return
+		}
+		cfg.DBName = ""
+		cfg.ParseTime = true
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err != nil {
+			serverErr = err
+			return
+		}
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := db.PingContext(ctx); err != nil {
+			serverErr = fmt.Errorf("no MySQL-compatible server at %s (set %s): %w", cfg.Addr, EnvDSN, err)
+			return
+		}
+		serverCfg = cfg
+	})
+	return serverCfg, serverErr
+}
+
+// MySQL creates a fresh, empty database on the test server for t, drops
+// it when t ends, and returns its DSN. Tests that use it can run in
+// parallel with each other.
+func MySQL(t testing.TB) string {
+	t.Helper()
+	cfg, err := server()
+	if err != nil {
+		t.Fatalf("test database: %v", err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "mbtest_" + hex.EncodeToString(b)
+	admin, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		admin.Close()
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	c := cfg.Clone()
+	c.DBName = name
+	return c.FormatDSN()
+}
+
+// IsMariaDB reports whether the server behind dsn is MariaDB.
+func IsMariaDB(t testing.TB, db *sql.DB) bool {
+	t.Helper()
+	var v string
+	if err := db.QueryRow("SELECT VERSION()").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Contains(strings.ToLower(v), "mariadb")
+}
+
+// Clock is a settable clock for tests that must stand at an instant.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock standing at t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t.UTC()} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t.UTC()
+}
+
+// Add moves the clock by d.
+func (c *Clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
