@@ -20,6 +20,8 @@ type PageQuery struct {
 	First int
 	// After is the id of the last item of the previous page; 0 for the first.
 	After int64
+	// SkipTotal spares counting every match when nobody asked how many.
+	SkipTotal bool
 }
 
 // MaxPageSize is the most items one page may hold.

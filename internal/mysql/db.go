@@ -86,7 +86,7 @@ func FormatError(err error) error {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return member.Errorf(member.CodeMemberNotFound, "no such member in this organization")
+		return member.FieldErrorf(member.CodeMemberNotFound, "memberId", "no such member in this organization")
 	}
 	return err
 }

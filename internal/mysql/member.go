@@ -146,8 +146,10 @@ func (s *Store) Members(ctx context.Context, orgID int64, f member.Filter, q mem
 	cond := strings.Join(where, " AND ")
 
 	page := &member.MemberPage{}
-	if err := s.db.GetContext(ctx, &page.Total, `SELECT COUNT(*) FROM members m LEFT JOIN bindings b ON b.id = m.binding_id WHERE `+cond, args...); err != nil {
-		return nil, fmt.Errorf("count members: %w", err)
+	if !q.SkipTotal {
+		if err := s.db.GetContext(ctx, &page.Total, `SELECT COUNT(*) FROM members m LEFT JOIN bindings b ON b.id = m.binding_id WHERE `+cond, args...); err != nil {
+			return nil, fmt.Errorf("count members: %w", err)
+		}
 	}
 	if q.First == 0 {
 		return page, nil
