@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -191,4 +192,13 @@ func notFoundOnly(err error) bool {
 		}
 	}
 	return true
+}
+
+// eventCursor is the cursor of an event. An event derived rather than
+// stored (a binding's expiry) comes before every stored one.
+func eventCursor(e *member.Event) string {
+	if e.ID == 0 {
+		return encodeID(kindEventCursor, math.MaxInt64)
+	}
+	return encodeID(kindEventCursor, e.ID)
 }

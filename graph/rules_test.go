@@ -281,6 +281,10 @@ func TestExpiryBoundary(t *testing.T) {
 	if n := data["members"].(map[string]any)["totalCount"]; n != float64(1) {
 		t.Errorf("FAILED filter counts %v", n)
 	}
+	// Nothing ran at the expiry, yet the history shows it.
+	if kinds := a.eventKinds(alice); kinds != "EXPIRED LINK_SENT SUBMITTED CREATED" {
+		t.Errorf("events of the failed member = %s", kinds)
+	}
 	wantCode(t, a.resend(alice), "LINK_EXPIRED")
 	wantCode(t, a.update(alice, "alice3@example.com"), "LINK_EXPIRED")
 

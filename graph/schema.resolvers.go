@@ -76,7 +76,7 @@ func (r *memberResolver) Events(ctx context.Context, obj *member.Member, first *
 	}
 	conn := &model.MemberEventConnection{Edges: []*model.MemberEventEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
 	for _, e := range page.Events {
-		cursor := encodeID(kindEventCursor, e.ID)
+		cursor := eventCursor(e)
 		conn.Edges = append(conn.Edges, &model.MemberEventEdge{Cursor: cursor, Node: e})
 		conn.PageInfo.EndCursor = &cursor
 	}

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,6 +55,19 @@ func (s *Store) Events(ctx context.Context, orgID, memberID int64, q member.Page
 		return nil, fmt.Errorf("list events of member %d: %w", memberID, err)
 	}
 	page := &member.EventPage{}
+	if q.After == 0 && q.First > 0 {
+		// A binding fails by the clock alone (R7): nothing wrote its
+		// EXPIRED event, so it is shown from the binding until a rebind
+		// records it.
+		expired, err := s.unrecordedExpiry(ctx, orgID, memberID)
+		if err != nil {
+			return nil, err
+		}
+		if expired != nil {
+			page.Events = append(page.Events, expired)
+			q.First--
+		}
+	}
 	if len(rows) > q.First {
 		page.HasNext = true
 		rows = rows[:q.First]
@@ -77,3 +91,28 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// unrecordedExpiry returns the EXPIRED event of a member's current binding
+// if it has failed, or nil.
+func (s *Store) unrecordedExpiry(ctx context.Context, orgID, memberID int64) (*member.Event, error) {
+	var row memberRow
+	err := s.db.GetContext(ctx, &row, memberSelect+` WHERE m.id = ? AND m.org_id = ?`, memberID, orgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read member %d: %w", memberID, err)
+	}
+	m := row.member(s.Now())
+	if m.Status() != member.StatusFailed {
+		return nil, nil
+	}
+	b := m.Binding
+	return &member.Event{
+		MemberID: m.ID, Kind: member.EventExpired, Actor: member.ActorSystem, Email: b.Email,
+		Detail: expiredDetail, At: b.FailedAt(m.AsOf),
+	}, nil
+}
+
+// expiredDetail explains an EXPIRED event.
+const expiredDetail = "every activation link expired unused"
