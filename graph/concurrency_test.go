@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"memberbind/internal/member"
+	"memberbind/internal/testenv"
 )
 
 // race runs n calls of f at once, each released by one barrier, and
@@ -42,6 +43,7 @@ func tally(codes []string) map[string]int {
 // instant; exactly one wins (R3).
 func TestConcurrentBindOfOneEmail(t *testing.T) {
 	t.Parallel()
+	testenv.RequireRowLocks(t)
 	a := newAPI(t, member.Policy{})
 	const n = 24
 	ids := make([]string, n)
@@ -72,6 +74,7 @@ func TestConcurrentBindOfOneEmail(t *testing.T) {
 // exactly the allowed number are accepted (R5).
 func TestConcurrentModifications(t *testing.T) {
 	t.Parallel()
+	testenv.RequireRowLocks(t)
 	a := newAPI(t, member.Policy{})
 	alice := a.create("Alice")
 	wantCode(t, a.bind(alice, "alice@example.com"), "")
@@ -112,6 +115,7 @@ func TestConcurrentModifications(t *testing.T) {
 // counts agree.
 func TestConcurrentBindAndModify(t *testing.T) {
 	t.Parallel()
+	testenv.RequireRowLocks(t)
 	a := newAPI(t, member.Policy{})
 	for round := 0; round < 8; round++ {
 		id := a.create(fmt.Sprintf("member %d", round))
@@ -146,6 +150,7 @@ func TestConcurrentBindAndModify(t *testing.T) {
 // allowed number go out.
 func TestConcurrentResends(t *testing.T) {
 	t.Parallel()
+	testenv.RequireRowLocks(t)
 	a := newAPI(t, member.Policy{})
 	alice := a.create("Alice")
 	wantCode(t, a.bind(alice, "alice@example.com"), "")

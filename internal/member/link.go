@@ -45,7 +45,10 @@ func JudgeLink(m *Member, b *Binding, l *Link, now time.Time) LinkState {
 	switch {
 	case b.State == StateActivated:
 		return LinkActivated
-	case b.Status(now) == StatusFailed || m.Binding == nil || m.Binding.ID != b.ID:
+	case m.Binding != nil && m.Binding.ID != b.ID:
+		// A rebind replaced the binding: its links are superseded.
+		return LinkSuperseded
+	case b.Status(now) == StatusFailed || m.Binding == nil:
 		return LinkFailed
 	case l.KilledAt != nil:
 		return LinkSuperseded
@@ -53,4 +56,23 @@ func JudgeLink(m *Member, b *Binding, l *Link, now time.Time) LinkState {
 		return LinkExpired
 	}
 	return LinkValid
+}
+
+// TokenLength is the length of an activation token: 256 random bits in
+// URL-safe base64 without padding.
+const TokenLength = 43
+
+// WellFormedToken reports whether token could be an activation token at
+// all; anything else is refused before the store is asked.
+func WellFormedToken(token string) bool {
+	if len(token) != TokenLength {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

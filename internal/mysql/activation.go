@@ -11,25 +11,6 @@ import (
 	"memberbind/internal/member"
 )
 
-// TokenLength is the length of an activation token: 256 bits, URL-safe
-// base64 without padding.
-const TokenLength = 43
-
-// WellFormedToken reports whether token could be a token at all; anything
-// else is refused before the database is asked.
-func WellFormedToken(token string) bool {
-	if len(token) != TokenLength {
-		return false
-	}
-	for i := 0; i < len(token); i++ {
-		c := token[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 type linkRow struct {
 	ID        int64        `db:"id"`
 	OrgID     int64        `db:"org_id"`
@@ -58,7 +39,7 @@ const linkSelect = `
 // InspectLink tells what an activation link is worth now, changing
 // nothing: mail scanners open links too.
 func (s *Store) InspectLink(ctx context.Context, token string) (*member.LinkView, error) {
-	if !WellFormedToken(token) {
+	if !member.WellFormedToken(token) {
 		return &member.LinkView{State: member.LinkUnknown}, nil
 	}
 	var l linkRow
@@ -85,7 +66,7 @@ func (s *Store) InspectLink(ctx context.Context, token string) (*member.LinkView
 // login email, every link of the binding is spent and the event recorded.
 // It returns what the link was found to be; LinkValid means activated now.
 func (s *Store) Activate(ctx context.Context, token string) (*member.LinkView, error) {
-	if !WellFormedToken(token) {
+	if !member.WellFormedToken(token) {
 		return &member.LinkView{State: member.LinkUnknown}, nil
 	}
 	var view *member.LinkView

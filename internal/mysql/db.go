@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
@@ -66,7 +67,24 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
+	if serialOnly(ctx, db) {
+		// An engine without row locks or isolated transactions (the
+		// embedded go-mysql-server) gets one connection, which serializes
+		// every transaction: the store's races then come out right.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+	}
 	return db, nil
+}
+
+// serialOnly reports whether the server is an engine that cannot isolate
+// concurrent transactions.
+func serialOnly(ctx context.Context, db *sqlx.DB) bool {
+	var comment string
+	if err := db.QueryRowContext(ctx, "SELECT @@version_comment").Scan(&comment); err != nil {
+		return false
+	}
+	return strings.Contains(strings.ToLower(comment), "dolt")
 }
 
 // mysqlErrorNumber returns the MySQL error number err carries, or 0.

@@ -15,12 +15,18 @@ import (
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
+
+	"memberbind/internal/devstack"
 )
 
 // EnvDSN names the variable that points tests at a MySQL-compatible server:
 // a go-sql-driver/mysql DSN whose user may create and drop databases. The
 // database name in it, if any, is ignored: each test gets its own.
 const EnvDSN = "MEMBERBIND_TEST_DSN"
+
+// Embedded, as the value of EnvDSN, runs the tests on the embedded engine
+// even where a server answers.
+const Embedded = "embedded"
 
 // defaultDSN is the server tried when EnvDSN is not set.
 const defaultDSN = "root@tcp(127.0.0.1:3306)/"
@@ -31,35 +37,72 @@ var (
 	serverErr  error
 )
 
-// server finds the test database server once per test binary.
+// embedded is set when the tests run on the embedded engine because no
+// server answered.
+var embedded bool
+
+// server finds the test database server once per test binary: the one
+// EnvDSN names, else a local server on the default port if one answers,
+// else the embedded engine of internal/devstack.
 func server() (*driver.Config, error) {
 	serverOnce.Do(func() {
-		dsn := os.Getenv(EnvDSN)
+		dsn, named := os.Getenv(EnvDSN), true
 		if dsn == "" {
-			dsn = defaultDSN
+			dsn, named = defaultDSN, false
 		}
-		cfg, err := driver.ParseDSN(dsn)
+		if dsn != Embedded {
+			cfg, err := driver.ParseDSN(dsn)
+			if err != nil {
+				serverErr = fmt.Errorf("%s: %w", EnvDSN, err)
+				return
+			}
+			cfg.DBName = ""
+			cfg.ParseTime = true
+			err = ping(cfg.FormatDSN())
+			if err == nil {
+				serverCfg = cfg
+				return
+			}
+			if named {
+				serverErr = fmt.Errorf("no MySQL-compatible server at %s (from %s): %w", cfg.Addr, EnvDSN, err)
+				return
+			}
+		}
+		db, err := devstack.StartDatabase(context.Background(), "mbtest")
 		if err != nil {
-			serverErr = fmt.Errorf("%s: %w", EnvDSN, err)
+			serverErr = fmt.Errorf("no MySQL-compatible server answered and the embedded engine did not start: %w", err)
 			return
 		}
-		cfg.DBName = ""
-		cfg.ParseTime = true
-		db, err := sql.Open("mysql", cfg.FormatDSN())
+		// It lives as long as the test binary.
+		cfg, err := driver.ParseDSN(db.DSN())
 		if err != nil {
 			serverErr = err
 			return
 		}
-		defer db.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := db.PingContext(ctx); err != nil {
-			serverErr = fmt.Errorf("no MySQL-compatible server at %s (set %s): %w", cfg.Addr, EnvDSN, err)
-			return
-		}
-		serverCfg = cfg
+		cfg.DBName = ""
+		serverCfg, embedded = cfg, true
 	})
 	return serverCfg, serverErr
+}
+
+func ping(dsn string) error {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
+}
+
+// RequireRowLocks skips a test that needs a server with real transactions
+// and row locks, which the embedded engine does not have.
+func RequireRowLocks(t testing.TB) {
+	t.Helper()
+	if _, err := server(); err == nil && embedded {
+		t.Skipf("needs a MySQL-compatible server with row locks; the embedded engine has none. Run with %s=user:pass@tcp(host:3306)/ (MySQL 8 or MariaDB 10.11)", EnvDSN)
+	}
 }
 
 // MySQL creates a fresh, empty database on the test server for t, drops

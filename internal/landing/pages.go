@@ -1,0 +1,232 @@
+package landing
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"memberbind/internal/member"
+)
+
+// Page names: each is templates/<lang>/<name>.html.
+const (
+	pageValid            = "valid"
+	pageActivatedNow     = "activated_now"
+	pageActivated        = "activated"
+	pageExpired          = "expired"
+	pageSuperseded       = "superseded"
+	pageFailed           = "failed"
+	pageUnknown          = "unknown"
+	pageRateLimited      = "rate_limited"
+	pageMethodNotAllowed = "method_not_allowed"
+	pageBadRequest       = "bad_request"
+	pageInternal         = "internal"
+)
+
+// pageNames lists every page; each language must have all of them.
+var pageNames = []string{
+	pageValid, pageActivatedNow, pageActivated, pageExpired, pageSuperseded, pageFailed, pageUnknown,
+	pageRateLimited, pageMethodNotAllowed, pageBadRequest, pageInternal,
+}
+
+// pageOf is the page of a link state.
+func pageOf(s member.LinkState) string {
+	switch s {
+	case member.LinkValid:
+		return pageValid
+	case member.LinkActivated:
+		return pageActivated
+	case member.LinkExpired:
+		return pageExpired
+	case member.LinkSuperseded:
+		return pageSuperseded
+	case member.LinkFailed:
+		return pageFailed
+	}
+	return pageUnknown
+}
+
+// tone colours a page: the stripe at the top of its card.
+var tone = map[string]string{
+	pageValid:        "info",
+	pageActivatedNow: "ok",
+	pageActivated:    "ok",
+	pageExpired:      "warn",
+	pageSuperseded:   "warn",
+}
+
+//go:embed templates
+var templateFS embed.FS
+
+// style is the pages' CSS, inlined in a <style> element and allowed by its
+// hash: one request per page, nothing else to mount, and no 'unsafe-inline'.
+var style = mustRead("templates/style.css")
+
+// contentSecurityPolicy allows nothing but the inline stylesheet (by hash)
+// and the Confirm form posting back here: no script of any kind, no
+// images, fonts or frames, no third party. frame-ancestors 'none' stops
+// click-jacking of the Confirm button; base-uri 'none' stops a <base> from
+// redirecting the form.
+var contentSecurityPolicy = "default-src 'none'; style-src '" + styleHash(style) + "'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func styleHash(css string) string {
+	sum := sha256.Sum256([]byte(css))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func mustRead(name string) string {
+	b, err := templateFS.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+// pages holds one parsed template per language and page: the shared
+// layout, the language's common parts, and the page's "title" and "body".
+var pages = parsePages()
+
+func parsePages() map[string]map[string]*template.Template {
+	layout := template.Must(template.ParseFS(templateFS, "templates/layout.html"))
+	out := make(map[string]map[string]*template.Template)
+	for _, lang := range member.Langs {
+		out[lang] = make(map[string]*template.Template)
+		for _, name := range pageNames {
+			t := template.Must(template.Must(layout.Clone()).ParseFS(templateFS,
+				"templates/"+lang+"/common.html", "templates/"+lang+"/"+name+".html"))
+			for _, part := range []string{"title", "body"} {
+				if t.Lookup(part) == nil {
+					panic(fmt.Sprintf("landing: templates/%s/%s.html defines no %q", lang, name, part))
+				}
+			}
+			out[lang][name] = t
+		}
+	}
+	return out
+}
+
+// pageData is what a page template is given. Every string is plain text:
+// html/template escapes it wherever it lands.
+type pageData struct {
+	Lang   string
+	Tone   string
+	CSS    template.CSS
+	Action string
+
+	Org, Member, Email string
+	Phone              string // masked
+	Expires            string // absolute, in UTC, in the page's language; "" until the mail is sent
+	ExpiresISO         string // RFC 3339, for <time datetime>
+	Token              string // only for the Confirm form of a valid link
+	RetryAfter         string // seconds, for the 429 page
+}
+
+func newPageData(lang string, v member.LinkView, retryAfter string) *pageData {
+	d := &pageData{
+		Lang: lang, CSS: template.CSS(style), Action: Path,
+		Org: v.OrgName, Member: v.MemberName, Email: v.Email, Phone: maskPhone(v.Phone),
+		RetryAfter: retryAfter,
+	}
+	if v.ExpiresAt != nil {
+		d.Expires = formatTime(lang, *v.ExpiresAt)
+		d.ExpiresISO = v.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return d
+}
+
+// writePage renders a page whole before sending it, so that a template
+// error is a clean 500 rather than half a page.
+func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
+	if d.Tone == "" {
+		d.Tone = tone[name]
+		if d.Tone == "" {
+			d.Tone = "bad"
+		}
+	}
+	var buf bytes.Buffer
+	if err := pages[d.Lang][name].Execute(&buf, d); err != nil {
+		h.log.ErrorContext(r.Context(), "activation page", "page", name, "lang", d.Lang, "err", err)
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString("internal error\n")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Language", d.Lang)
+	}
+	send(w, r, status, buf.Bytes())
+}
+
+func supportedLang(lang string) bool { return member.SupportedLang(lang) }
+
+// negotiateLang picks en or zh-CN from an Accept-Language header: the
+// highest-quality range that is English or any Chinese, earlier first on
+// a tie; en when none is.
+func negotiateLang(header string) string {
+	best, bestQ := "en", 0.0
+	for _, part := range strings.Split(header, ",") {
+		tag, q := mediaRange(part)
+		var lang string
+		switch {
+		case tag == "en" || strings.HasPrefix(tag, "en-"):
+			lang = "en"
+		case tag == "zh" || strings.HasPrefix(tag, "zh-"):
+			lang = "zh-CN"
+		default:
+			continue
+		}
+		if q > bestQ {
+			best, bestQ = lang, q
+		}
+	}
+	return best
+}
+
+// formatTime writes an instant in UTC, as a person of lang reads a date.
+func formatTime(lang string, t time.Time) string {
+	t = t.UTC()
+	if lang == "zh-CN" {
+		return fmt.Sprintf("%d年%d月%d日 %02d:%02d (UTC)", t.Year(), int(t.Month()), t.Day(), t.Hour(), t.Minute())
+	}
+	return t.Format("2 January 2006, 15:04 (UTC)")
+}
+
+// maskPhone shows an E.164 number with the middle of its national number
+// hidden, +86 138****8000: enough for the member to recognise it, too
+// little for anyone else to use it.
+func maskPhone(e164 string) string {
+	if e164 == "" {
+		return ""
+	}
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		// Not a number the store would keep: show only its end.
+		keep := min(4, len(e164))
+		return strings.Repeat("*", len(e164)-keep) + e164[len(e164)-keep:]
+	}
+	return fmt.Sprintf("+%d %s", n.GetCountryCode(), maskDigits(phonenumbers.GetNationalSignificantNumber(n)))
+}
+
+// maskDigits keeps the last four digits (two of a short number) and up to
+// three leading ones, hiding at least four in between.
+func maskDigits(s string) string {
+	tail := 4
+	if len(s) <= 7 {
+		tail = 2
+	}
+	hidden := 4
+	if len(s) < tail+hidden {
+		return strings.Repeat("*", len(s)-min(len(s), tail)) + s[len(s)-min(len(s), tail):]
+	}
+	head := min(3, len(s)-tail-hidden)
+	return s[:head] + strings.Repeat("*", len(s)-head-tail) + s[len(s)-tail:]
+}
