@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"memberbind/internal/member"
+)
+
+// config is memberbind's configuration, read from the environment
+// (DESIGN.md §5).
+type config struct {
+	DatabaseDSN string // empty: the embedded database
+	SMTPURL     string // empty: the embedded SMTP server
+	MailFrom    string
+	PublicURL   string // empty: derived from the listen address
+	Listen      string
+	Policy      member.Policy
+
+	MailConcurrency int
+	MailRetryBudget time.Duration
+	// MailLease is how long a worker holds a claimed mail before another
+	// may take it over, had the first died mid-send.
+	MailLease time.Duration
+}
+
+// The environment variables memberbind reads.
+const (
+	envDatabaseDSN     = "MEMBERBIND_DATABASE_DSN"
+	envSMTPURL         = "MEMBERBIND_SMTP_URL"
+	envMailFrom        = "MEMBERBIND_MAIL_FROM"
+	envPublicURL       = "MEMBERBIND_PUBLIC_URL"
+	envListen          = "MEMBERBIND_LISTEN"
+	envActivationTTL   = "MEMBERBIND_ACTIVATION_TTL"
+	envMaxMods         = "MEMBERBIND_MAX_MODIFICATIONS"
+	envResendsPerHour  = "MEMBERBIND_RESENDS_PER_HOUR"
+	envResendsTotal    = "MEMBERBIND_RESENDS_TOTAL"
+	envMailConcurrency = "MEMBERBIND_MAIL_CONCURRENCY"
+	envMailRetryBudget = "MEMBERBIND_MAIL_RETRY_BUDGET"
+	envMailLease       = "MEMBERBIND_MAIL_LEASE"
+)
+
+// loadConfig reads the configuration; every bad value is named in the error.
+func loadConfig(getenv func(string) string) (config, error) {
+	c := config{
+		DatabaseDSN:     strings.TrimSpace(getenv(envDatabaseDSN)),
+		SMTPURL:         strings.TrimSpace(getenv(envSMTPURL)),
+		MailFrom:        strings.TrimSpace(getenv(envMailFrom)),
+		PublicURL:       strings.TrimRight(strings.TrimSpace(getenv(envPublicURL)), "/"),
+		Listen:          strings.TrimSpace(getenv(envListen)),
+		Policy:          member.DefaultPolicy(),
+		MailConcurrency: 4,
+		MailRetryBudget: 24 * time.Hour,
+		MailLease:       2 * time.Minute,
+	}
+	if c.Listen == "" {
+		c.Listen = ":8080"
+	}
+	if c.MailFrom == "" {
+		c.MailFrom = "memberbind <no-reply@memberbind.localhost>"
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return c, fmt.Errorf("%s: %q is not a mail address: %v", envMailFrom, c.MailFrom, err)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("%s: %q must be an absolute http or https URL", envPublicURL, c.PublicURL)
+		}
+	}
+	var errs []string
+	duration := func(name string, dst *time.Duration) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Sprintf("%s: %q is not a positive duration such as 360h", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	number := func(name string, dst *int, min int) {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < min {
+				errs = append(errs, fmt.Sprintf("%s: %q is not a whole number of at least %d", name, v, min))
+				return
+			}
+			*dst = n
+		}
+	}
+	duration(envActivationTTL, &c.Policy.ActivationTTL)
+	number(envMaxMods, &c.Policy.MaxModifications, 0)
+	number(envResendsPerHour, &c.Policy.ResendsPerHour, 1)
+	number(envResendsTotal, &c.Policy.ResendsTotal, 1)
+	number(envMailConcurrency, &c.MailConcurrency, 1)
+	duration(envMailRetryBudget, &c.MailRetryBudget)
+	duration(envMailLease, &c.MailLease)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	return c, c.Policy.Validate()
+}
