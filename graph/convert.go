@@ -119,6 +119,9 @@ func (r *mutationResolver) current(ctx context.Context, orgID, id int64) *member
 
 // delivery is the delivery of the newest link's mail.
 func delivery(ctx context.Context, info *model.SecurityInfo) (*member.Delivery, error) {
+	if info.Delivery != nil {
+		return info.Delivery, nil
+	}
 	d, err := loadersOf(ctx).deliveries.Load(ctx, info.NewestLinkID)
 	if errors.Is(err, dataloadgen.ErrNotFound) {
 		return &member.Delivery{LinkID: info.NewestLinkID, Status: member.DeliveryQueued}, nil
@@ -155,22 +158,16 @@ func requested(ctx context.Context, path ...string) bool {
 // whatever its size and however its field resolvers are scheduled.
 func primeLoaders(ctx context.Context, members []*member.Member) error {
 	info := []string{"edges", "node", "securityInfo"}
-	var links, bindings []int64
+	var bindings []int64
 	for _, m := range members {
 		if m.Binding != nil {
-			links = append(links, m.Binding.NewestLinkID)
 			bindings = append(bindings, m.Binding.ID)
 		}
 	}
-	if len(links) == 0 {
+	if len(bindings) == 0 {
 		return nil
 	}
 	l := loadersOf(ctx)
-	if requested(ctx, append(info, "delivery")...) {
-		if _, err := l.deliveries.LoadAll(ctx, links); err != nil && !notFoundOnly(err) {
-			return err
-		}
-	}
 	if requested(ctx, append(info, "nextResendAllowedAt")...) {
 		if _, err := l.sends.LoadAll(ctx, bindings); err != nil && !notFoundOnly(err) {
 			return err

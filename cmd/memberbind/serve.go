@@ -111,23 +111,23 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	fmt.Fprintf(stdout, "memberbind listening on %s\n", localURL(ln.Addr()))
-	fmt.Fprintf(stdout, "  GraphQL:    %s/graphql\n", base)
-	fmt.Fprintf(stdout, "  playground: %s/playground\n", base)
 	if embedded {
 		org, key, err := st.CreateOrganization(ctx, "Demo organization", "en")
 		if err != nil {
 			return fmt.Errorf("create the demo organization: %w", err)
 		}
-		fmt.Fprintf(stdout, "\nNothing was configured, so memberbind runs on an embedded in-memory database:\n")
-		fmt.Fprintf(stdout, "everything lives in memory and is gone when it exits.\n")
-		fmt.Fprintf(stdout, "  demo organization: %s\n", org.Name)
-		fmt.Fprintf(stdout, "  playground, signed in: %s/playground#key=%s\n", base, key)
-		fmt.Fprintf(stdout, "  API key: %s\n", key)
+		fmt.Fprintf(stdout, "Nothing was configured, so memberbind runs on an embedded in-memory database\n")
+		fmt.Fprintf(stdout, "and SMTP server: everything lives in memory and is gone when it exits.\n\n")
+		fmt.Fprintf(stdout, "  demo organization:      %s\n", org.Name)
+		fmt.Fprintf(stdout, "  API key:                %s\n", key)
+		fmt.Fprintf(stdout, "  playground, signed in:  %s/playground#key=%s\n", base, key)
 	}
 	if mailbox != nil {
-		fmt.Fprintf(stdout, "  mailbox (the mail memberbind sends, kept in memory): %s/dev/mail\n", base)
+		fmt.Fprintf(stdout, "  mailbox (mail it sent): %s/dev/mail\n", base)
 	}
+	fmt.Fprintf(stdout, "  GraphQL:                %s/graphql\n", base)
+	fmt.Fprintf(stdout, "  playground:             %s/playground\n", base)
+	fmt.Fprintf(stdout, "memberbind listening on %s\n", localURL(ln.Addr()))
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorker()

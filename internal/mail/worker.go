@@ -337,6 +337,12 @@ func (w *Worker) sent(log *slog.Logger, m member.OutboxMessage, claimedAt time.T
 			log.Info("activation mail sent")
 			return
 		}
+		if errors.Is(err, member.ErrLeaseLost) {
+			// Cancelled while in flight (its link superseded, or the
+			// binding activated), or taken over after the lease ran out.
+			log.Warn("activation mail sent, but its outbox row is no longer this worker's", "err", err)
+			return
+		}
 		if time.Until(deadline) < delay {
 			log.Error("record activation mail as sent; it may be sent again", "err", err)
 			return

@@ -1,6 +1,9 @@
 package member
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // EventKind names something that happened to a member or its binding (R12).
 type EventKind string
@@ -75,3 +78,9 @@ type OutboxMessage struct {
 	OrgLang    string
 	MemberName string
 }
+
+// ErrLeaseLost is returned to a mail worker that reports on an outbox row
+// it no longer holds: its lease ran out and another worker took the row,
+// or the row was cancelled (its link superseded or its binding activated)
+// while the mail was in flight. Retrying cannot help.
+var ErrLeaseLost = errors.New("outbox row no longer held by this worker")

@@ -119,6 +119,9 @@ type Binding struct {
 	UnsentLinks int
 	// NewestLinkID is the link most recently created for this binding.
 	NewestLinkID int64
+	// Delivery is the delivery of the newest link's mail, when it was read
+	// with the binding.
+	Delivery *Delivery
 }
 
 // Status derives the binding's status at now. A pending binding is FAILED

@@ -256,5 +256,6 @@ func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind
 	}
 	b.UnsentLinks++
 	b.NewestLinkID = linkID
+	b.Delivery = &member.Delivery{LinkID: linkID, Status: member.DeliveryQueued}
 	return nil
 }

@@ -20,8 +20,9 @@ const memberSelect = `
 		b.phone AS b_phone, b.state AS b_state, b.modifications AS b_modifications,
 		b.submitted_at AS b_submitted_at, b.activated_at AS b_activated_at,
 		b.link_sent_at AS b_link_sent_at, b.link_expires_at AS b_link_expires_at,
-		b.unsent_links AS b_unsent_links, b.newest_link_id AS b_newest_link_id
-	FROM members m LEFT JOIN bindings b ON b.id = m.binding_id`
+		b.unsent_links AS b_unsent_links, b.newest_link_id AS b_newest_link_id,
+		o.status AS o_status, o.attempts AS o_attempts, o.last_error AS o_last_error, o.sent_at AS o_sent_at
+	FROM members m LEFT JOIN bindings b ON b.id = m.binding_id LEFT JOIN outbox o ON o.link_id = b.newest_link_id`
 
 type memberRow struct {
 	ID         int64          `db:"id"`
@@ -46,6 +47,13 @@ type memberRow struct {
 	BLinkExpiresAt sql.NullTime   `db:"b_link_expires_at"`
 	BUnsentLinks   sql.NullInt64  `db:"b_unsent_links"`
 	BNewestLinkID  sql.NullInt64  `db:"b_newest_link_id"`
+
+	// The newest link's mail, read in the same statement so that its
+	// delivery and the binding's link times agree.
+	OStatus    sql.NullString `db:"o_status"`
+	OAttempts  sql.NullInt64  `db:"o_attempts"`
+	OLastError sql.NullString `db:"o_last_error"`
+	OSentAt    sql.NullTime   `db:"o_sent_at"`
 }
 
 func timePtr(t sql.NullTime) *time.Time {
@@ -83,6 +91,12 @@ func (r *memberRow) member(asOf time.Time) *member.Member {
 			LinkExpiresAt: timePtr(r.BLinkExpiresAt),
 			UnsentLinks:   int(r.BUnsentLinks.Int64),
 			NewestLinkID:  r.BNewestLinkID.Int64,
+		}
+		if r.OStatus.Valid {
+			m.Binding.Delivery = &member.Delivery{
+				LinkID: r.BNewestLinkID.Int64, Status: member.DeliveryStatus(r.OStatus.String),
+				Attempts: int(r.OAttempts.Int64), LastError: r.OLastError.String, SentAt: timePtr(r.OSentAt),
+			}
 		}
 	}
 	return m

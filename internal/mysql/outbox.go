@@ -129,10 +129,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease 
 	return msgs, err
 }
 
-// ErrLeaseLost is returned when a worker reports on an outbox row it no
-// longer holds: its lease ran out and another worker took the row, or the
-// row was cancelled by a modification.
-var ErrLeaseLost = fmt.Errorf("outbox row no longer held by this worker")
+// ErrLeaseLost is member.ErrLeaseLost: the worker no longer holds the row.
+var ErrLeaseLost = member.ErrLeaseLost
 
 // MarkOutboxSent records that the SMTP server accepted the row's mail at
 // sentAt. The link's days start then (R7), and the raw token is erased.
