@@ -1,0 +1,133 @@
+// The console's GraphQL client: memberbind's public API at /graphql, with
+// the organization's API key as a bearer token. It speaks only the public
+// schema (schema.graphqls), like any other frontend would.
+
+/** GraphQLError is a failed request: a GraphQL error or a transport fault. */
+export class GraphQLError extends Error {
+  constructor(message, code, status) {
+    super(message);
+    this.name = 'GraphQLError';
+    this.code = code || 'ERROR'; // extensions.code, or NETWORK / BAD_RESPONSE
+    this.status = status || 0; // HTTP status, 0 when none came
+  }
+}
+
+const securityInfoFields = `
+  email countryCode phone status submittedAt activatedAt linkSentAt linkExpiresAt
+  modificationsRemaining nextResendAllowedAt
+  delivery { status attempts lastError sentAt }`;
+
+const memberFields = `
+fragment MemberFields on Member {
+  id name memberType remark createdAt bindStatus loginEmail
+  removal { allowed reasons }
+  securityInfo { ${securityInfoFields} }
+}`;
+
+const payloadFields = `member { ...MemberFields } userErrors { code message field retryAt }`;
+
+const membersQuery = `
+query ConsoleMembers($first: Int!, $after: String, $filter: MemberFilter) {
+  organization { id name language }
+  members(first: $first, after: $after, filter: $filter) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { ...MemberFields } }
+  }
+}
+${memberFields}`;
+
+const memberQuery = `
+query ConsoleMember($id: ID!, $events: Int!, $after: String) {
+  member(id: $id) {
+    ...MemberFields
+    events(first: $events, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      edges { node { id kind actor email detail occurredAt } }
+    }
+  }
+}
+${memberFields}`;
+
+/** mutations maps each mutation the console uses to its input type. */
+const mutations = {
+  createMember: 'CreateMemberInput',
+  inviteMember: 'InviteMemberInput',
+  bindSecurityInfo: 'SecurityInfoInput',
+  updateSecurityInfo: 'SecurityInfoInput',
+  rebindSecurityInfo: 'SecurityInfoInput',
+  resendActivationLink: 'MemberInput',
+  removeMember: 'MemberInput',
+};
+
+/**
+ * Client talks to the endpoint with the key that getKey returns at the time
+ * of each request.
+ */
+export class Client {
+  constructor(endpoint, getKey) {
+    this.endpoint = endpoint;
+    this.getKey = getKey;
+  }
+
+  /** request runs one operation and returns its data, or throws GraphQLError. */
+  async request(query, variables) {
+    let res;
+    try {
+      res = await fetch(this.endpoint, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/graphql-response+json, application/json',
+          Authorization: `Bearer ${this.getKey()}`,
+        },
+        body: JSON.stringify({ query, variables }),
+        credentials: 'omit',
+        cache: 'no-store',
+        referrerPolicy: 'no-referrer',
+      });
+    } catch (err) {
+      throw new GraphQLError(String(err && err.message ? err.message : err), 'NETWORK', 0);
+    }
+    let body;
+    try {
+      body = await res.json();
+    } catch {
+      throw new GraphQLError(`HTTP ${res.status}`, 'BAD_RESPONSE', res.status);
+    }
+    if (body && Array.isArray(body.errors) && body.errors.length > 0) {
+      const first = body.errors[0];
+      const code = (first.extensions && first.extensions.code) || (res.status === 401 ? 'UNAUTHENTICATED' : 'ERROR');
+      const message = body.errors.map((e) => e.message).join('; ');
+      throw new GraphQLError(message, code, res.status);
+    }
+    if (!res.ok || !body || !body.data) {
+      throw new GraphQLError(`HTTP ${res.status}`, 'BAD_RESPONSE', res.status);
+    }
+    return body.data;
+  }
+
+  /** members reads one page of members and the organization. */
+  members({ first, after, filter }) {
+    return this.request(membersQuery, { first, after: after || null, filter });
+  }
+
+  /** member reads one member with a page of its events; null when none. */
+  async member(id, { events = 20, after = null } = {}) {
+    const data = await this.request(memberQuery, { id, events, after });
+    return data.member;
+  }
+
+  /**
+   * mutate runs one of the console's mutations and returns its payload:
+   * { member, userErrors }.
+   */
+  async mutate(name, input) {
+    const type = mutations[name];
+    if (!type) throw new Error(`unknown mutation ${name}`);
+    const query = `mutation Console_${name}($input: ${type}!) { ${name}(input: $input) { ${payloadFields} } }
+${memberFields}`;
+    const data = await this.request(query, { input });
+    return data[name];
+  }
+}
