@@ -885,10 +885,16 @@ type MailDelivery {
 }
 
 enum MailDeliveryStatus {
+  "Waiting for its first attempt."
   QUEUED
+  "Accepted by the mail server."
   SENT
+  "A temporary failure; it will be tried again."
   RETRYING
+  "It could not be delivered; lastError says why. Send the link again or modify the information."
   FAILED
+  "Not sent because it was no longer needed: the binding was activated through an earlier link."
+  CANCELLED
 }
 
 type Removal {

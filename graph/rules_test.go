@@ -415,3 +415,25 @@ func (a *api) eventKinds(id string) string {
 	}
 	return strings.Join(kinds, " ")
 }
+
+// TestActivationCancelsQueuedMail: a mail still queued when the member
+// activates through an earlier link is never sent, and says so.
+func TestActivationCancelsQueuedMail(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	alice := a.create("Alice")
+	wantCode(t, a.bind(alice, "alice@example.com"), "")
+	tokens := a.deliverAll()
+	wantCode(t, a.resend(alice), "")
+	if view, err := a.store.Activate(t.Context(), tokens["alice@example.com"][0]); err != nil || view.State != member.LinkValid {
+		t.Fatalf("activate: %v %v", view, err)
+	}
+	m := a.member(alice)
+	d := m["securityInfo"].(map[string]any)["delivery"].(map[string]any)
+	if m["bindStatus"] != "ACTIVATED" || d["status"] != "CANCELLED" || d["attempts"] != float64(0) {
+		t.Errorf("after activating with a resend queued: %v, delivery %v", m["bindStatus"], d)
+	}
+	if n := a.count("outbox", "token IS NOT NULL"); n != 0 {
+		t.Errorf("%d outbox rows keep a token after activation", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"memberbind/graph"
+	"memberbind/internal/console"
 	"memberbind/internal/devstack"
 	"memberbind/internal/landing"
 	"memberbind/internal/mysql"
@@ -72,6 +73,9 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: true}))
 	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log}))
+	con := console.Handler()
+	mux.Handle("/console", con)
+	mux.Handle("/console/", con)
 	pg := playground.Handler()
 	mux.Handle("/{$}", pg)
 	mux.Handle("/playground", pg)
@@ -120,6 +124,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		fmt.Fprintf(stdout, "and SMTP server: everything lives in memory and is gone when it exits.\n\n")
 		fmt.Fprintf(stdout, "  demo organization:      %s\n", org.Name)
 		fmt.Fprintf(stdout, "  API key:                %s\n", key)
+		fmt.Fprintf(stdout, "  console, signed in:     %s/console#key=%s\n", base, key)
 		fmt.Fprintf(stdout, "  playground, signed in:  %s/playground#key=%s\n", base, key)
 	}
 	if mailbox != nil {
@@ -127,6 +132,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	fmt.Fprintf(stdout, "  GraphQL:                %s/graphql\n", base)
 	fmt.Fprintf(stdout, "  playground:             %s/playground\n", base)
+	fmt.Fprintf(stdout, "  admin console:          %s/console\n", base)
 	fmt.Fprintf(stdout, "memberbind listening on %s\n", localURL(ln.Addr()))
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))

@@ -160,10 +160,16 @@ func (e BindStatus) MarshalJSON() ([]byte, error) {
 type MailDeliveryStatus string
 
 const (
-	MailDeliveryStatusQueued   MailDeliveryStatus = "QUEUED"
-	MailDeliveryStatusSent     MailDeliveryStatus = "SENT"
+	// Waiting for its first attempt.
+	MailDeliveryStatusQueued MailDeliveryStatus = "QUEUED"
+	// Accepted by the mail server.
+	MailDeliveryStatusSent MailDeliveryStatus = "SENT"
+	// A temporary failure; it will be tried again.
 	MailDeliveryStatusRetrying MailDeliveryStatus = "RETRYING"
-	MailDeliveryStatusFailed   MailDeliveryStatus = "FAILED"
+	// It could not be delivered; lastError says why. Send the link again or modify the information.
+	MailDeliveryStatusFailed MailDeliveryStatus = "FAILED"
+	// Not sent because it was no longer needed: the binding was activated through an earlier link.
+	MailDeliveryStatusCancelled MailDeliveryStatus = "CANCELLED"
 )
 
 var AllMailDeliveryStatus = []MailDeliveryStatus{
@@ -171,11 +177,12 @@ var AllMailDeliveryStatus = []MailDeliveryStatus{
 	MailDeliveryStatusSent,
 	MailDeliveryStatusRetrying,
 	MailDeliveryStatusFailed,
+	MailDeliveryStatusCancelled,
 }
 
 func (e MailDeliveryStatus) IsValid() bool {
 	switch e {
-	case MailDeliveryStatusQueued, MailDeliveryStatusSent, MailDeliveryStatusRetrying, MailDeliveryStatusFailed:
+	case MailDeliveryStatusQueued, MailDeliveryStatusSent, MailDeliveryStatusRetrying, MailDeliveryStatusFailed, MailDeliveryStatusCancelled:
 		return true
 	}
 	return false

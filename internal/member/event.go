@@ -38,9 +38,9 @@ type Event struct {
 // DeliveryStatus is the state of an activation mail's delivery.
 type DeliveryStatus string
 
-// Delivery statuses. The first four are the schema's MailDeliveryStatus;
-// a cancelled mail (its link killed before it went out) is never the
-// newest link's, so clients never see it.
+// Delivery statuses, the schema's MailDeliveryStatus. A mail is
+// CANCELLED when it was no longer needed before it went out: its link was
+// superseded (never the newest link then) or the binding was activated.
 const (
 	DeliveryQueued    DeliveryStatus = "QUEUED"
 	DeliverySent      DeliveryStatus = "SENT"
