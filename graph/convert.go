@@ -80,14 +80,44 @@ func stringPtr(s string) *string {
 	return &s
 }
 
+// sends are the creation times of a binding's links.
+func sends(ctx context.Context, info *model.SecurityInfo) ([]time.Time, error) {
+	s, err := loadersOf(ctx).sends.Load(ctx, info.ID)
+	if err != nil && !errors.Is(err, dataloadgen.ErrNotFound) {
+		return nil, err
+	}
+	return s, nil
+}
+
+// resendsRemaining is how many more times the binding's link may be sent.
+func resendsRemaining(ctx context.Context, svc member.Service, info *model.SecurityInfo) (int, error) {
+	if info.Status(info.AsOf) != member.StatusPending {
+		return 0, nil
+	}
+	s, err := sends(ctx, info)
+	if err != nil {
+		return 0, err
+	}
+	return max(0, svc.Policy().ResendsTotal-len(s)), nil
+}
+
+func policy(p member.Policy) *model.Policy {
+	return &model.Policy{
+		ActivationTTLSeconds: int(p.ActivationTTL / time.Second),
+		MaxModifications:     p.MaxModifications,
+		ResendsPerHour:       p.ResendsPerHour,
+		ResendsTotal:         p.ResendsTotal,
+	}
+}
+
 // nextResendAllowedAt is when the binding may send its link again, or nil
 // when it may now, or never.
 func nextResendAllowedAt(ctx context.Context, svc member.Service, info *model.SecurityInfo) (*time.Time, error) {
 	if info.Status(info.AsOf) != member.StatusPending {
 		return nil, nil
 	}
-	sends, err := loadersOf(ctx).sends.Load(ctx, info.ID)
-	if err != nil && !errors.Is(err, dataloadgen.ErrNotFound) {
+	sends, err := sends(ctx, info)
+	if err != nil {
 		return nil, err
 	}
 	next, ok := member.NextSend(sends, info.AsOf, svc.Policy())
@@ -168,7 +198,7 @@ func primeLoaders(ctx context.Context, members []*member.Member) error {
 		return nil
 	}
 	l := loadersOf(ctx)
-	if requested(ctx, append(info, "nextResendAllowedAt")...) {
+	if requested(ctx, append(info, "nextResendAllowedAt")...) || requested(ctx, append(info, "resendsRemaining")...) {
 		if _, err := l.sends.LoadAll(ctx, bindings); err != nil && !notFoundOnly(err) {
 			return err
 		}

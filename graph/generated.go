@@ -112,11 +112,19 @@ type ComplexityRoot struct {
 		ID        func(childComplexity int) int
 		Language  func(childComplexity int) int
 		Name      func(childComplexity int) int
+		Policy    func(childComplexity int) int
 	}
 
 	PageInfo struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
+	}
+
+	Policy struct {
+		ActivationTTLSeconds func(childComplexity int) int
+		MaxModifications     func(childComplexity int) int
+		ResendsPerHour       func(childComplexity int) int
+		ResendsTotal         func(childComplexity int) int
 	}
 
 	Query struct {
@@ -140,6 +148,7 @@ type ComplexityRoot struct {
 		ModificationsRemaining func(childComplexity int) int
 		NextResendAllowedAt    func(childComplexity int) int
 		Phone                  func(childComplexity int) int
+		ResendsRemaining       func(childComplexity int) int
 		Status                 func(childComplexity int) int
 		SubmittedAt            func(childComplexity int) int
 	}
@@ -193,6 +202,8 @@ type OrganizationResolver interface {
 	ID(ctx context.Context, obj *member.Organization) (string, error)
 
 	Language(ctx context.Context, obj *member.Organization) (string, error)
+
+	Policy(ctx context.Context, obj *member.Organization) (*model.Policy, error)
 }
 type QueryResolver interface {
 	Organization(ctx context.Context) (*member.Organization, error)
@@ -204,6 +215,7 @@ type SecurityInfoResolver interface {
 
 	ModificationsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error)
 	NextResendAllowedAt(ctx context.Context, obj *model.SecurityInfo) (*time.Time, error)
+	ResendsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error)
 	Delivery(ctx context.Context, obj *model.SecurityInfo) (*member.Delivery, error)
 }
 
@@ -526,6 +538,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Organization.Name(childComplexity), true
+	case "Organization.policy":
+		if e.ComplexityRoot.Organization.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Organization.Policy(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -539,6 +557,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+
+	case "Policy.activationTTLSeconds":
+		if e.ComplexityRoot.Policy.ActivationTTLSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.ActivationTTLSeconds(childComplexity), true
+	case "Policy.maxModifications":
+		if e.ComplexityRoot.Policy.MaxModifications == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.MaxModifications(childComplexity), true
+	case "Policy.resendsPerHour":
+		if e.ComplexityRoot.Policy.ResendsPerHour == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.ResendsPerHour(childComplexity), true
+	case "Policy.resendsTotal":
+		if e.ComplexityRoot.Policy.ResendsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.ResendsTotal(childComplexity), true
 
 	case "Query.member":
 		if e.ComplexityRoot.Query.Member == nil {
@@ -636,6 +679,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SecurityInfo.Phone(childComplexity), true
+	case "SecurityInfo.resendsRemaining":
+		if e.ComplexityRoot.SecurityInfo.ResendsRemaining == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SecurityInfo.ResendsRemaining(childComplexity), true
 	case "SecurityInfo.status":
 		if e.ComplexityRoot.SecurityInfo.Status == nil {
 			break
@@ -793,6 +842,20 @@ type Organization {
   "The language of its mail and pages: en or zh-CN."
   language: String!
   createdAt: Time!
+  "The limits every binding of the organization works under."
+  policy: Policy!
+}
+
+"The configurable numbers of the binding rules."
+type Policy {
+  "How long an activation link lives after its mail is accepted, in seconds."
+  activationTTLSeconds: Int!
+  "How many times pending security information may be modified."
+  maxModifications: Int!
+  "How many times one binding's link may be sent in any hour."
+  resendsPerHour: Int!
+  "How many times one binding's link may be sent in all."
+  resendsTotal: Int!
 }
 
 input MemberFilter {
@@ -872,6 +935,8 @@ type SecurityInfo {
   modificationsRemaining: Int!
   "When the link may next be sent again, if a resend is not allowed now but will be."
   nextResendAllowedAt: Time
+  "How many more times the link may be sent in all; 0 once the binding is not pending."
+  resendsRemaining: Int!
   "The delivery of the newest link's mail."
   delivery: MailDelivery!
 }
@@ -1138,6 +1203,8 @@ func (ec *executionContext) childFields_Organization(ctx context.Context, field 
 		return ec.fieldContext_Organization_language(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Organization_createdAt(ctx, field)
+	case "policy":
+		return ec.fieldContext_Organization_policy(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Organization", field.Name)
 }
@@ -1150,6 +1217,20 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Policy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "activationTTLSeconds":
+		return ec.fieldContext_Policy_activationTTLSeconds(ctx, field)
+	case "maxModifications":
+		return ec.fieldContext_Policy_maxModifications(ctx, field)
+	case "resendsPerHour":
+		return ec.fieldContext_Policy_resendsPerHour(ctx, field)
+	case "resendsTotal":
+		return ec.fieldContext_Policy_resendsTotal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Policy", field.Name)
 }
 
 func (ec *executionContext) childFields_Removal(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1184,6 +1265,8 @@ func (ec *executionContext) childFields_SecurityInfo(ctx context.Context, field 
 		return ec.fieldContext_SecurityInfo_modificationsRemaining(ctx, field)
 	case "nextResendAllowedAt":
 		return ec.fieldContext_SecurityInfo_nextResendAllowedAt(ctx, field)
+	case "resendsRemaining":
+		return ec.fieldContext_SecurityInfo_resendsRemaining(ctx, field)
 	case "delivery":
 		return ec.fieldContext_SecurityInfo_delivery(ctx, field)
 	}
@@ -2796,6 +2879,38 @@ func (ec *executionContext) fieldContext_Organization_createdAt(_ context.Contex
 	return graphql.NewScalarFieldContext("Organization", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Organization_policy(ctx context.Context, field graphql.CollectedField, obj *member.Organization) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Organization_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Organization().Policy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Policy) graphql.Marshaler {
+			return ec.marshalNPolicy2ᚖmemberbindᚋgraphᚋmodelᚐPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Organization_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Organization",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Policy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2840,6 +2955,98 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Policy_activationTTLSeconds(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_activationTTLSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivationTTLSeconds, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_activationTTLSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Policy_maxModifications(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_maxModifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxModifications, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_maxModifications(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Policy_resendsPerHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_resendsPerHour(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResendsPerHour, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_resendsPerHour(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Policy_resendsTotal(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_resendsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResendsTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_resendsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Query_organization(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -3312,6 +3519,29 @@ func (ec *executionContext) _SecurityInfo_nextResendAllowedAt(ctx context.Contex
 }
 func (ec *executionContext) fieldContext_SecurityInfo_nextResendAllowedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SecurityInfo", field, true, true, "Time")
+}
+
+func (ec *executionContext) _SecurityInfo_resendsRemaining(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SecurityInfo_resendsRemaining(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SecurityInfo().ResendsRemaining(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SecurityInfo_resendsRemaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SecurityInfo", field, true, true, "Int")
 }
 
 func (ec *executionContext) _SecurityInfo_delivery(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
@@ -5290,6 +5520,12 @@ func (ec *executionContext) _Organization(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "policy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Organization_policy(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -5326,6 +5562,54 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var policyImplementors = []string{"Policy"}
+
+func (ec *executionContext) _Policy(ctx context.Context, sel ast.SelectionSet, obj *model.Policy) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, policyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Policy")
+		case "activationTTLSeconds":
+			out.Values[i] = ec._Policy_activationTTLSeconds(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxModifications":
+			out.Values[i] = ec._Policy_maxModifications(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resendsPerHour":
+			out.Values[i] = ec._Policy_resendsPerHour(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resendsTotal":
+			out.Values[i] = ec._Policy_resendsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -5514,6 +5798,12 @@ func (ec *executionContext) _SecurityInfo(ctx context.Context, sel ast.Selection
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SecurityInfo_nextResendAllowedAt(ctx, field, obj)
+				})
+		case "resendsRemaining":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SecurityInfo_resendsRemaining(ctx, field, obj)
 				})
 		case "delivery":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -6155,6 +6445,14 @@ func (ec *executionContext) marshalNPageInfo2ᚖmemberbindᚋgraphᚋmodelᚐPag
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPolicy2ᚖmemberbindᚋgraphᚋmodelᚐPolicy(ctx context.Context, sel ast.SelectionSet, v *model.Policy) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Policy!")
+		return graphql.Null
+	}
+	return ec._Policy(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRemoval2ᚖmemberbindᚋgraphᚋmodelᚐRemoval(ctx context.Context, sel ast.SelectionSet, v *model.Removal) graphql.Marshaler {

@@ -116,7 +116,7 @@ func (a *api) do(query string, vars map[string]any) map[string]any {
 const memberFields = `id name memberType remark bindStatus loginEmail
 	removal { allowed reasons }
 	securityInfo { email countryCode phone status submittedAt activatedAt linkSentAt linkExpiresAt
-		modificationsRemaining nextResendAllowedAt delivery { status attempts lastError sentAt } }`
+		modificationsRemaining nextResendAllowedAt resendsRemaining delivery { status attempts lastError sentAt } }`
 
 // payload is a mutation's result.
 type payload struct {

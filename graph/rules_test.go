@@ -30,9 +30,14 @@ func TestAuthentication(t *testing.T) {
 			}
 		})
 	}
-	data := a.do(`{ organization { id name language } }`, nil)
-	if got := data["organization"].(map[string]any)["name"]; got != "Acme" {
-		t.Errorf("organization name = %v", got)
+	data := a.do(`{ organization { id name language policy { activationTTLSeconds maxModifications resendsPerHour resendsTotal } } }`, nil)
+	org := data["organization"].(map[string]any)
+	if org["name"] != "Acme" || org["language"] != "en" {
+		t.Errorf("organization = %v", org)
+	}
+	if p := org["policy"].(map[string]any); p["activationTTLSeconds"] != float64(15*24*3600) || p["maxModifications"] != float64(3) ||
+		p["resendsPerHour"] != float64(5) || p["resendsTotal"] != float64(20) {
+		t.Errorf("policy = %v", p)
 	}
 }
 
@@ -217,6 +222,9 @@ func TestResendLimits(t *testing.T) {
 	want := start.Add(time.Hour).Format(time.RFC3339Nano)
 	if next != want {
 		t.Errorf("nextResendAllowedAt = %q, want %q (an hour after the first send)", next, want)
+	}
+	if left := m["securityInfo"].(map[string]any)["resendsRemaining"]; left != float64(3) {
+		t.Errorf("resendsRemaining = %v, want 3 of 8", left)
 	}
 	before := a.snapshot()
 	p := a.resend(alice)

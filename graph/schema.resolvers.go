@@ -201,6 +201,11 @@ func (r *organizationResolver) Language(ctx context.Context, obj *member.Organiz
 	return obj.Lang, nil
 }
 
+// Policy is the resolver for the policy field.
+func (r *organizationResolver) Policy(ctx context.Context, obj *member.Organization) (*model.Policy, error) {
+	return policy(r.Service.Policy()), nil
+}
+
 // Organization is the resolver for the organization field.
 func (r *queryResolver) Organization(ctx context.Context) (*member.Organization, error) {
 	org, _, err := orgOf(ctx)
@@ -274,6 +279,11 @@ func (r *securityInfoResolver) ModificationsRemaining(ctx context.Context, obj *
 // NextResendAllowedAt is the resolver for the nextResendAllowedAt field.
 func (r *securityInfoResolver) NextResendAllowedAt(ctx context.Context, obj *model.SecurityInfo) (*time.Time, error) {
 	return nextResendAllowedAt(ctx, r.Service, obj)
+}
+
+// ResendsRemaining is the resolver for the resendsRemaining field.
+func (r *securityInfoResolver) ResendsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error) {
+	return resendsRemaining(ctx, r.Service, obj)
 }
 
 // Delivery is the resolver for the delivery field.

@@ -68,6 +68,18 @@ type PageInfo struct {
 	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
+// The configurable numbers of the binding rules.
+type Policy struct {
+	// How long an activation link lives after its mail is accepted, in seconds.
+	ActivationTTLSeconds int `json:"activationTTLSeconds"`
+	// How many times pending security information may be modified.
+	MaxModifications int `json:"maxModifications"`
+	// How many times one binding's link may be sent in any hour.
+	ResendsPerHour int `json:"resendsPerHour"`
+	// How many times one binding's link may be sent in all.
+	ResendsTotal int `json:"resendsTotal"`
+}
+
 type Query struct {
 }
 
