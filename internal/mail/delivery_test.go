@@ -727,6 +727,8 @@ func TestDeliverySMTPDownThenUp(t *testing.T) {
 // each mail goes out exactly once, on its first attempt (DESIGN.md §4).
 func TestDeliveryTwoWorkersThousandMails(t *testing.T) {
 	t.Parallel()
+	// Two workers sharing rows is what SKIP LOCKED is for.
+	testenv.RequireRowLocks(t)
 	const n = 1000
 	f := newFixture(t, fixtureOptions{})
 	mp := testenv.Mailpit(t)
