@@ -1,17 +1,17 @@
 package graph_test
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"memberbind/graph"
 	"memberbind/internal/member"
-	"memberbind/internal/mysql"
 )
 
 func TestMembersPagingAndFilters(t *testing.T) {
@@ -183,7 +183,43 @@ func TestInternalErrorsHidden(t *testing.T) {
 	if strings.Contains(strings.ToLower(e.Message), "phone") || strings.Contains(e.Message, "Error 1054") {
 		t.Errorf("error leaks SQL: %q", e.Message)
 	}
-	_ = context.Background
-	_ = http.StatusOK
-	_ = mysql.Hash
+}
+
+// TestTransports: queries over GET, mutations only over POST, bodies capped.
+func TestTransports(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	get := func(query string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, a.srv.URL+"?query="+url.QueryEscape(query), nil)
+		req.Header.Set("Authorization", "Bearer "+a.key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	if status, body := get(`{ organization { name } }`); status != http.StatusOK || !strings.Contains(body, `"Acme"`) {
+		t.Errorf("GET query: %d %s", status, body)
+	}
+	before := a.snapshot()
+	if _, body := get(`mutation { createMember(input: {name: "x"}) { member { id } } }`); !strings.Contains(body, "errors") {
+		t.Errorf("GET mutation was not refused: %s", body)
+	}
+	if after := a.snapshot(); after != before {
+		t.Errorf("GET mutation changed %s to %s", before, after)
+	}
+	big := `{"query": "{ organization { name } }", "variables": {"pad": "` + strings.Repeat("x", graph.MaxBodyBytes) + `"}}`
+	req, _ := http.NewRequest(http.MethodPost, a.srv.URL, strings.NewReader(big))
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusOK {
+		t.Errorf("a body over %d bytes was accepted", graph.MaxBodyBytes)
+	}
 }

@@ -122,6 +122,10 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 // its organization and a fresh set of dataloaders in the context.
 func authenticate(svc member.Service, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > MaxBodyBytes {
+			writeErrors(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", MaxBodyBytes), map[string]any{"code": "BAD_REQUEST"})
+			return
+		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		ctx := r.Context()
 		if requestid.From(ctx) == "" {
