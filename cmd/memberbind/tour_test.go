@@ -127,7 +127,7 @@ func TestActivationInBrowser(t *testing.T) {
 	dir := testenv.ArtifactDir(t)
 	shot := func(name string) {
 		t.Helper()
-		png, err := chromedp.Run(tab, chromedp.FullScreenshot(90))
+		png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)
 		}
