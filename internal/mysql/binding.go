@@ -183,7 +183,7 @@ func (s *Store) emailConflict(ctx context.Context, email string) error {
 	}
 	if b != nil && b.Status(s.Now()) == member.StatusFailed {
 		return member.FieldErrorf(member.CodeEmailPreviouslyFailed, "email",
-			"email %s was bound before and its activation failed: an email whose activation failed cannot be bound again, use another", email)
+			"email %s was bound before and its activation failed: an email whose activation failed cannot be bound again; use another email", email)
 	}
 	return member.FieldErrorf(member.CodeEmailAlreadyUsed, "email", "email %s is already bound to another member account", email)
 }
