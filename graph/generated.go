@@ -1001,6 +1001,8 @@ enum MemberEventKind {
   EXPIRED
   REBOUND
   REMOVED
+  "The member signed in to its account with a link mailed to its login email."
+  SIGNED_IN
 }
 
 type Mutation {

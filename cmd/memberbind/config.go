@@ -20,6 +20,8 @@ type config struct {
 	PublicURL   string // empty: derived from the listen address
 	Listen      string
 	Policy      member.Policy
+	// SignIn is the sign-in links' and sessions' policy.
+	SignIn member.SignInPolicy
 
 	MailConcurrency int
 	MailRetryBudget time.Duration
@@ -42,6 +44,7 @@ const (
 	envMailConcurrency = "MEMBERBIND_MAIL_CONCURRENCY"
 	envMailRetryBudget = "MEMBERBIND_MAIL_RETRY_BUDGET"
 	envMailLease       = "MEMBERBIND_MAIL_LEASE"
+	envSignInTTL       = "MEMBERBIND_SIGNIN_TTL"
 )
 
 // loadConfig reads the configuration; every bad value is named in the error.
@@ -53,6 +56,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		PublicURL:       strings.TrimRight(strings.TrimSpace(getenv(envPublicURL)), "/"),
 		Listen:          strings.TrimSpace(getenv(envListen)),
 		Policy:          member.DefaultPolicy(),
+		SignIn:          member.DefaultSignInPolicy(),
 		MailConcurrency: 4,
 		MailRetryBudget: 24 * time.Hour,
 		MailLease:       2 * time.Minute,
@@ -100,8 +104,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	number(envMailConcurrency, &c.MailConcurrency, 1)
 	duration(envMailRetryBudget, &c.MailRetryBudget)
 	duration(envMailLease, &c.MailLease)
+	duration(envSignInTTL, &c.SignIn.LinkTTL)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
+	}
+	if err := c.SignIn.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %w", envSignInTTL, err)
 	}
 	return c, c.Policy.Validate()
 }

@@ -17,6 +17,7 @@ import (
 	"memberbind/internal/mysql"
 	"memberbind/internal/playground"
 	"memberbind/internal/requestid"
+	"memberbind/internal/signin"
 )
 
 // openStore connects to the database, applies the migrations and returns
@@ -73,6 +74,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: true}))
 	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log}))
+	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: base, Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	for _, p := range signin.Paths {
+		mux.Handle(p, signIn)
+	}
 	con := console.Handler()
 	mux.Handle("/console", con)
 	mux.Handle("/console/", con)
@@ -133,6 +142,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	fmt.Fprintf(stdout, "  GraphQL:                %s/graphql\n", base)
 	fmt.Fprintf(stdout, "  playground:             %s/playground\n", base)
 	fmt.Fprintf(stdout, "  admin console:          %s/console\n", base)
+	fmt.Fprintf(stdout, "  member sign-in:         %s%s\n", base, signin.Path)
 	fmt.Fprintf(stdout, "memberbind listening on %s\n", localURL(ln.Addr()))
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))

@@ -250,6 +250,8 @@ const (
 	MemberEventKindExpired         MemberEventKind = "EXPIRED"
 	MemberEventKindRebound         MemberEventKind = "REBOUND"
 	MemberEventKindRemoved         MemberEventKind = "REMOVED"
+	// The member signed in to its account with a link mailed to its login email.
+	MemberEventKindSignedIn MemberEventKind = "SIGNED_IN"
 )
 
 var AllMemberEventKind = []MemberEventKind{
@@ -265,11 +267,12 @@ var AllMemberEventKind = []MemberEventKind{
 	MemberEventKindExpired,
 	MemberEventKindRebound,
 	MemberEventKindRemoved,
+	MemberEventKindSignedIn,
 }
 
 func (e MemberEventKind) IsValid() bool {
 	switch e {
-	case MemberEventKindCreated, MemberEventKindInvited, MemberEventKindSubmitted, MemberEventKindModified, MemberEventKindLinkSent, MemberEventKindLinkResent, MemberEventKindDeliveryDelayed, MemberEventKindDeliveryFailed, MemberEventKindActivated, MemberEventKindExpired, MemberEventKindRebound, MemberEventKindRemoved:
+	case MemberEventKindCreated, MemberEventKindInvited, MemberEventKindSubmitted, MemberEventKindModified, MemberEventKindLinkSent, MemberEventKindLinkResent, MemberEventKindDeliveryDelayed, MemberEventKindDeliveryFailed, MemberEventKindActivated, MemberEventKindExpired, MemberEventKindRebound, MemberEventKindRemoved, MemberEventKindSignedIn:
 		return true
 	}
 	return false

@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"memberbind/internal/member"
+	"memberbind/internal/webpage"
 )
 
 // Path is where the handler answers, and where its Confirm form posts.
@@ -169,12 +170,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // setSecurityHeaders sets what every answer carries, errors included.
 func setSecurityHeaders(hd http.Header) {
-	hd.Set("Content-Security-Policy", contentSecurityPolicy)
-	hd.Set("Referrer-Policy", "no-referrer")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Robots-Tag", "noindex, nofollow")
-	hd.Set("X-Frame-Options", "DENY")
+	webpage.SetSecurityHeaders(hd)
 	hd.Set("Vary", "Accept, Accept-Language")
 }
 
@@ -382,14 +378,9 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	send(w, r, status, append(b, '\n'))
 }
 
-// send writes a whole answer; to HEAD, only its headers. (net/http's
-// server drops a HEAD body by itself, other ResponseWriters may not.)
+// send writes a whole answer; to HEAD, only its headers.
 func send(w http.ResponseWriter, r *http.Request, status int, body []byte) {
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
-	}
+	webpage.Send(w, r, status, body)
 }
 
 // wantsJSON reports whether the client prefers JSON to HTML: it names
@@ -399,7 +390,7 @@ func send(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 func wantsJSON(r *http.Request) bool {
 	var qJSON, qHTML float64
 	for _, part := range strings.Split(strings.Join(r.Header.Values("Accept"), ","), ",") {
-		mt, q := mediaRange(part)
+		mt, q := webpage.MediaRange(part)
 		switch mt {
 		case "application/json":
 			qJSON = max(qJSON, q)
@@ -410,70 +401,9 @@ func wantsJSON(r *http.Request) bool {
 	return qJSON > 0 && qJSON > qHTML
 }
 
-// mediaRange splits one element of an Accept header into its media type
-// (lower-case) and quality.
-func mediaRange(s string) (string, float64) {
-	fields := strings.Split(s, ";")
-	mt := strings.ToLower(strings.TrimSpace(fields[0]))
-	q := 1.0
-	for _, p := range fields[1:] {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 && f <= 1 {
-				q = f
-			} else {
-				q = 0
-			}
-		}
-	}
-	return mt, q
-}
-
 // clientAddr is the address the miss limiter counts against: the peer's,
 // or, behind a trusted proxy, the nearest untrusted address of
 // X-Forwarded-For.
 func (h *Handler) clientAddr(r *http.Request) netip.Addr {
-	peer := parseAddr(r.RemoteAddr)
-	if len(h.proxies) == 0 || !h.trusted(peer) {
-		return peer
-	}
-	var hops []string
-	for _, v := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(v, ",")...)
-	}
-	addr := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		a := parseAddr(strings.TrimSpace(hops[i]))
-		if !a.IsValid() {
-			// A hop that is no address was not written by a proxy we
-			// trust: stop at the last one that was.
-			return addr
-		}
-		addr = a
-		if !h.trusted(a) {
-			return a
-		}
-	}
-	return addr
-}
-
-func (h *Handler) trusted(a netip.Addr) bool {
-	for _, p := range h.proxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// parseAddr reads "ip:port", "[ip]:port" or a bare IP; the zero Addr when
-// it is none of those (all such clients then share one allowance).
-func parseAddr(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
-	}
-	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
-		return a.Unmap()
-	}
-	return netip.Addr{}
+	return webpage.ClientAddr(r, h.proxies)
 }

@@ -2,9 +2,7 @@ package landing
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 
 	"memberbind/internal/member"
+	"memberbind/internal/webpage"
 )
 
 // Page names: each is templates/<lang>/<name>.html.
@@ -66,42 +65,23 @@ var tone = map[string]string{
 //go:embed templates
 var templateFS embed.FS
 
-// style is the pages' CSS, inlined in a <style> element and allowed by its
-// hash: one request per page, nothing else to mount, and no 'unsafe-inline'.
-var style = mustRead("templates/style.css")
-
-// contentSecurityPolicy allows nothing but the inline stylesheet (by hash)
-// and the Confirm form posting back here: no script of any kind, no
-// images, fonts or frames, no third party. frame-ancestors 'none' stops
-// click-jacking of the Confirm button; base-uri 'none' stops a <base> from
-// redirecting the form.
-var contentSecurityPolicy = "default-src 'none'; style-src '" + styleHash(style) + "'; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-func styleHash(css string) string {
-	sum := sha256.Sum256([]byte(css))
-	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
-}
-
-func mustRead(name string) string {
-	b, err := templateFS.ReadFile(name)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
+// style is the pages' CSS and contentSecurityPolicy the policy that
+// allows it: both are shared with the other member pages (package webpage).
+var (
+	style                 = webpage.Style
+	contentSecurityPolicy = webpage.ContentSecurityPolicy
+)
 
 // pages holds one parsed template per language and page: the shared
 // layout, the language's common parts, and the page's "title" and "body".
 var pages = parsePages()
 
 func parsePages() map[string]map[string]*template.Template {
-	layout := template.Must(template.ParseFS(templateFS, "templates/layout.html"))
 	out := make(map[string]map[string]*template.Template)
 	for _, lang := range member.Langs {
 		out[lang] = make(map[string]*template.Template)
 		for _, name := range pageNames {
-			t := template.Must(template.Must(layout.Clone()).ParseFS(templateFS,
+			t := template.Must(webpage.Layout().ParseFS(templateFS,
 				"templates/"+lang+"/common.html", "templates/"+lang+"/"+name+".html"))
 			for _, part := range []string{"title", "body"} {
 				if t.Lookup(part) == nil {
@@ -137,7 +117,7 @@ func newPageData(lang string, v member.LinkView, retryAfter string) *pageData {
 		RetryAfter: retryAfter,
 	}
 	if v.ExpiresAt != nil {
-		d.Expires = formatTime(lang, *v.ExpiresAt)
+		d.Expires = webpage.FormatTime(lang, *v.ExpiresAt)
 		d.ExpiresISO = v.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	return d
@@ -168,37 +148,8 @@ func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, status int, 
 
 func supportedLang(lang string) bool { return member.SupportedLang(lang) }
 
-// negotiateLang picks en or zh-CN from an Accept-Language header: the
-// highest-quality range that is English or any Chinese, earlier first on
-// a tie; en when none is.
-func negotiateLang(header string) string {
-	best, bestQ := "en", 0.0
-	for _, part := range strings.Split(header, ",") {
-		tag, q := mediaRange(part)
-		var lang string
-		switch {
-		case tag == "en" || strings.HasPrefix(tag, "en-"):
-			lang = "en"
-		case tag == "zh" || strings.HasPrefix(tag, "zh-"):
-			lang = "zh-CN"
-		default:
-			continue
-		}
-		if q > bestQ {
-			best, bestQ = lang, q
-		}
-	}
-	return best
-}
-
-// formatTime writes an instant in UTC, as a person of lang reads a date.
-func formatTime(lang string, t time.Time) string {
-	t = t.UTC()
-	if lang == "zh-CN" {
-		return fmt.Sprintf("%d年%d月%d日 %02d:%02d (UTC)", t.Year(), int(t.Month()), t.Day(), t.Hour(), t.Minute())
-	}
-	return t.Format("2 January 2006, 15:04 (UTC)")
-}
+// negotiateLang picks en or zh-CN from an Accept-Language header.
+func negotiateLang(header string) string { return webpage.NegotiateLang(header) }
 
 // maskPhone shows an E.164 number with the middle of its national number
 // hidden, +86 138****8000: enough for the member to recognise it, too

@@ -31,34 +31,46 @@ const ExpiryLayout = "2006-01-02 15:04 UTC"
 // ActivationPath is the path of the activation landing page (DESIGN.md §3).
 const ActivationPath = "/activate"
 
+// SignInPath is the path of the page a sign-in link opens (internal/signin).
+const SignInPath = "/signin/confirm"
+
 //go:embed templates
 var templateFS embed.FS
 
-// activationTemplates are the three templates of one language.
-type activationTemplates struct {
+// mailTemplates are the three templates of one mail in one language.
+type mailTemplates struct {
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
 }
 
-var templates = map[string]activationTemplates{
-	LangEnglish: mustParse(LangEnglish),
-	LangChinese: mustParse(LangChinese),
-}
+// templates are the activation mail's, by language; signInTemplates the
+// sign-in mail's.
+var (
+	templates = map[string]mailTemplates{
+		LangEnglish: mustParse(LangEnglish, "activation"),
+		LangChinese: mustParse(LangChinese, "activation"),
+	}
+	signInTemplates = map[string]mailTemplates{
+		LangEnglish: mustParse(LangEnglish, "signin"),
+		LangChinese: mustParse(LangChinese, "signin"),
+	}
+)
 
-func mustParse(lang string) activationTemplates {
+func mustParse(lang, name string) mailTemplates {
 	dir := "templates/" + lang + "/"
-	return activationTemplates{
-		subject: texttemplate.Must(texttemplate.ParseFS(templateFS, dir+"activation.subject.txt")),
-		text:    texttemplate.Must(texttemplate.ParseFS(templateFS, dir+"activation.txt")),
-		html:    htmltemplate.Must(htmltemplate.ParseFS(templateFS, dir+"activation.html")),
+	return mailTemplates{
+		subject: texttemplate.Must(texttemplate.ParseFS(templateFS, dir+name+".subject.txt")),
+		text:    texttemplate.Must(texttemplate.ParseFS(templateFS, dir+name+".txt")),
+		html:    htmltemplate.Must(htmltemplate.ParseFS(templateFS, dir+name+".html")),
 	}
 }
 
 // RenderOptions is what Render needs besides the outbox row.
 type RenderOptions struct {
 	// PublicURL is where the service is reached from outside, e.g.
-	// "https://bind.example.com"; the link is PublicURL + "/activate?token=…".
+	// "https://bind.example.com"; the link is PublicURL + "/activate?token=…"
+	// (a sign-in mail's: PublicURL + "/signin/confirm?token=…").
 	PublicURL string
 	// From is the sender, e.g. "Example <noreply@example.com>".
 	From string
@@ -70,8 +82,8 @@ type RenderOptions struct {
 	Now time.Time
 }
 
-// activationData is what the templates see.
-type activationData struct {
+// mailData is what the templates see.
+type mailData struct {
 	OrgName    string
 	MemberName string
 	Email      string
@@ -93,6 +105,16 @@ func Lang(orgLang string) string {
 // ActivationURL returns the activation link for a raw token:
 // publicURL + "/activate?token=" + the query-escaped token.
 func ActivationURL(publicURL, token string) (string, error) {
+	return linkURL(publicURL, ActivationPath, token)
+}
+
+// SignInURL returns the sign-in link for a raw token:
+// publicURL + "/signin/confirm?token=" + the query-escaped token.
+func SignInURL(publicURL, token string) (string, error) {
+	return linkURL(publicURL, SignInPath, token)
+}
+
+func linkURL(publicURL, path, token string) (string, error) {
 	base, err := url.Parse(strings.TrimSpace(publicURL))
 	if err != nil {
 		return "", fmt.Errorf("public URL is malformed: %w", err)
@@ -104,15 +126,16 @@ func ActivationURL(publicURL, token string) (string, error) {
 		return "", fmt.Errorf("public URL %q must not have a query, fragment or user information", publicURL)
 	}
 	if token == "" {
-		return "", errors.New("activation token is empty")
+		return "", errors.New("link token is empty")
 	}
-	return strings.TrimSuffix(base.String(), "/") + ActivationPath + "?token=" + url.QueryEscape(token), nil
+	return strings.TrimSuffix(base.String(), "/") + path + "?token=" + url.QueryEscape(token), nil
 }
 
-// Render writes the activation mail of an outbox row: multipart/alternative
-// with a plain-text and an HTML part that both hold the activation link and
-// say which organization asks, for which member account, when the link
-// expires and to ignore the mail if unexpected. The Message-ID is the row's
+// Render writes the mail of an outbox row: multipart/alternative with a
+// plain-text and an HTML part that both hold the link and say which
+// organization asks, for which member account, when the link expires and
+// to ignore the mail if unexpected. A row of kind member.OutboxSignIn gets
+// the sign-in mail and link; any other, the activation mail and link. The Message-ID is the row's
 // (so a retried row keeps it), plus Date, From, To, Subject and
 // Auto-Submitted: auto-generated.
 //
@@ -120,7 +143,11 @@ func ActivationURL(publicURL, token string) (string, error) {
 // (CR, LF, …) turned into spaces everywhere, so no name can add a header
 // or a line. Errors never contain the token.
 func Render(m member.OutboxMessage, r RenderOptions) (*gomail.Msg, error) {
-	link, err := ActivationURL(r.PublicURL, m.Token)
+	path, set := ActivationPath, templates
+	if m.Kind == member.OutboxSignIn {
+		path, set = SignInPath, signInTemplates
+	}
+	link, err := linkURL(r.PublicURL, path, m.Token)
 	if err != nil {
 		return nil, fmt.Errorf("render outbox message %d: %w", m.ID, err)
 	}
@@ -137,8 +164,8 @@ func Render(m member.OutboxMessage, r RenderOptions) (*gomail.Msg, error) {
 	}
 
 	lang := Lang(m.OrgLang)
-	t := templates[lang]
-	data := activationData{
+	t := set[lang]
+	data := mailData{
 		OrgName:    oneLine(m.OrgName),
 		MemberName: oneLine(m.MemberName),
 		Email:      oneLine(m.Recipient),

@@ -1,4 +1,5 @@
-// Package mail writes and delivers activation mails (DESIGN.md §4).
+// Package mail writes and delivers the service's mail (DESIGN.md §4):
+// activation links, and sign-in links to activated login emails.
 //
 // The service writes each mail to an outbox table in the transaction of the
 // change that causes it; a Worker claims due outbox rows, renders them with
@@ -37,7 +38,7 @@ import (
 type Outbox interface {
 	// ClaimOutbox leases up to limit due rows (QUEUED/RETRYING with next_attempt_at <= now, or leased by anyone with an expired lease) to owner until now+lease, using SELECT … FOR UPDATE SKIP LOCKED.
 	ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error)
-	// MarkOutboxSent records that the SMTP server accepted the row's mail at sentAt (the link's days start then), erases the raw token.
+	// MarkOutboxSent records that the SMTP server accepted the row's mail at sentAt (an activation link's days start then), erases the raw token.
 	MarkOutboxSent(ctx context.Context, id int64, owner string, sentAt time.Time) error
 	// MarkOutboxRetry records a temporary failure and when to try again.
 	MarkOutboxRetry(ctx context.Context, id int64, owner string, lastError string, next time.Time) error
@@ -75,9 +76,11 @@ type WorkerOptions struct {
 	Sender    Transport
 	From      string // e.g. "memberbind <noreply@example.com>"
 	PublicURL string // e.g. "https://bind.example.com"
-	// ActivationTTL is a link's life; the mail prints now+ActivationTTL
-	// as the expiry, which is never later than the real expiry, counted
-	// from the SMTP server's acceptance. Default member.DefaultPolicy's.
+	// ActivationTTL is an activation link's life; the mail prints
+	// now+ActivationTTL as the expiry, which is never later than the real
+	// expiry, counted from the SMTP server's acceptance. Default
+	// member.DefaultPolicy's. (A sign-in mail prints its link's own
+	// expiry, OutboxMessage.ExpiresAt.)
 	ActivationTTL time.Duration
 	// Concurrency is how many mails are sent at once (default 4).
 	Concurrency int
@@ -275,12 +278,27 @@ func (w *Worker) Run(ctx context.Context) error {
 // deliver renders, sends and records one claimed row.
 func (w *Worker) deliver(ctx context.Context, log *slog.Logger, m member.OutboxMessage, claimedAt time.Time) {
 	attempt := m.Attempts + 1
-	log = log.With("outbox_id", m.ID, "member_id", m.MemberID, "link_id", m.LinkID, "attempt", attempt)
+	kind := m.Kind
+	if kind == "" {
+		kind = member.OutboxActivation
+	}
+	log = log.With("outbox_id", m.ID, "kind", string(kind), "member_id", m.MemberID, "link_id", m.LinkID, "attempt", attempt)
 	now := w.o.Now()
+	// An activation link's days start when its mail is accepted; a
+	// sign-in link's minutes started when it was asked for, and a mail
+	// that would arrive after them is not worth sending.
+	expires := now.Add(w.o.ActivationTTL)
+	if kind == member.OutboxSignIn {
+		expires = m.ExpiresAt
+		if !now.Before(expires) {
+			w.fail(ctx, log, m, "the sign-in link expired before its mail could be sent")
+			return
+		}
+	}
 	msg, err := Render(m, RenderOptions{
 		PublicURL: w.o.PublicURL,
 		From:      w.o.From,
-		ExpiresAt: now.Add(w.o.ActivationTTL),
+		ExpiresAt: expires,
 		Now:       now,
 	})
 	if err != nil {
@@ -296,7 +314,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, m member.OutboxM
 	}
 	if ctx.Err() != nil {
 		// Cut at shutdown: Run releases the row, due at once.
-		log.Warn("activation mail interrupted by shutdown; the row is released", "err", redact(sendErr.Error(), m.Token))
+		log.Warn("mail interrupted by shutdown; the row is released", "err", redact(sendErr.Error(), m.Token))
 		return
 	}
 	temporary, reason := Classify(sendErr)
@@ -313,13 +331,17 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, m member.OutboxM
 		w.fail(ctx, log, m, clip(fmt.Sprintf("retry budget of %s used up after attempt %d: %s", w.o.RetryBudget, attempt, reason)))
 		return
 	}
+	if kind == member.OutboxSignIn && !next.Before(m.ExpiresAt) {
+		w.fail(ctx, log, m, clip(fmt.Sprintf("the sign-in link expires before the next attempt, after attempt %d: %s", attempt, reason)))
+		return
+	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if err := w.o.Outbox.MarkOutboxRetry(mctx, m.ID, w.o.Owner, reason, next); err != nil {
-		log.Error("record activation mail retry", "err", err, "reason", reason)
+		log.Error("record mail retry", "err", err, "reason", reason)
 		return
 	}
-	log.Warn("activation mail not delivered; will retry", "reason", reason, "next_attempt_at", next.UTC())
+	log.Warn("mail not delivered; will retry", "reason", reason, "next_attempt_at", next.UTC())
 }
 
 // sent records an accepted mail. It tries a few times, since a row left
@@ -334,20 +356,20 @@ func (w *Worker) sent(log *slog.Logger, m member.OutboxMessage, claimedAt time.T
 		err := w.o.Outbox.MarkOutboxSent(ctx, m.ID, w.o.Owner, sentAt)
 		cancel()
 		if err == nil {
-			log.Info("activation mail sent")
+			log.Info("mail sent")
 			return
 		}
 		if errors.Is(err, member.ErrLeaseLost) {
 			// Cancelled while in flight (its link superseded, or the
 			// binding activated), or taken over after the lease ran out.
-			log.Warn("activation mail sent, but its outbox row is no longer this worker's", "err", err)
+			log.Warn("mail sent, but its outbox row is no longer this worker's", "err", err)
 			return
 		}
 		if time.Until(deadline) < delay {
-			log.Error("record activation mail as sent; it may be sent again", "err", err)
+			log.Error("record mail as sent; it may be sent again", "err", err)
 			return
 		}
-		log.Warn("record activation mail as sent; retrying", "err", err)
+		log.Warn("record mail as sent; retrying", "err", err)
 		t := time.NewTimer(delay)
 		<-t.C
 		delay = min(2*delay, 2*time.Second)
@@ -359,10 +381,10 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, m member.OutboxMess
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if err := w.o.Outbox.MarkOutboxFailed(mctx, m.ID, w.o.Owner, reason, w.o.Now()); err != nil {
-		log.Error("record activation mail failure", "err", err, "reason", reason)
+		log.Error("record mail failure", "err", err, "reason", reason)
 		return
 	}
-	log.Error("activation mail failed for good", "reason", reason)
+	log.Error("mail failed for good", "reason", reason)
 }
 
 // backoff is the delay before the retry that follows a failure of a row

@@ -22,6 +22,9 @@ const (
 	EventExpired         EventKind = "EXPIRED"
 	EventRebound         EventKind = "REBOUND"
 	EventRemoved         EventKind = "REMOVED"
+	// EventSignedIn is a member signing in to its account with a sign-in
+	// link mailed to its login email.
+	EventSignedIn EventKind = "SIGNED_IN"
 )
 
 // Event is one recorded happening, with who did it and when.
@@ -58,21 +61,39 @@ type Delivery struct {
 	SentAt    *time.Time
 }
 
-// OutboxMessage is an activation mail waiting in the outbox, with what is
-// needed to write it.
+// OutboxKind says what a mail in the outbox is for.
+type OutboxKind string
+
+// Outbox kinds. A message whose Kind is empty is an activation mail.
+const (
+	OutboxActivation OutboxKind = "activation" // an activation link (R4)
+	OutboxSignIn     OutboxKind = "signin"     // a sign-in link to an activated login email
+)
+
+// OutboxMessage is a mail waiting in the outbox, with what is needed to
+// write it.
 type OutboxMessage struct {
-	ID        int64
+	ID   int64
+	Kind OutboxKind
+	// OrgID, MemberID and BindingID say whose mail it is; for a sign-in
+	// mail BindingID is the member's activated binding.
 	OrgID     int64
 	MemberID  int64
 	BindingID int64
+	// LinkID is the activation link, or for a sign-in mail the sign-in
+	// link, that the mail carries.
 	LinkID    int64
 	Recipient string
-	// Token is the raw activation token. It lives only in the outbox row
-	// and is erased when the mail is delivered.
+	// Token is the raw link token. It lives only in the outbox row and is
+	// erased when the mail is delivered.
 	Token     string
 	MessageID string
 	Attempts  int
 	CreatedAt time.Time
+	// ExpiresAt is a sign-in link's expiry, fixed when the link was made;
+	// zero for an activation link, whose days start when its mail is
+	// accepted (R7).
+	ExpiresAt time.Time
 
 	OrgName    string
 	OrgLang    string

@@ -91,38 +91,47 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease 
 			return fmt.Errorf("lease outbox rows: %w", err)
 		}
 		query, args, err = sqlx.In(`
-			SELECT o.id, o.org_id, o.member_id, o.binding_id, o.link_id, o.recipient, o.token, o.message_id,
-				o.attempts, o.created_at, g.name AS org_name, g.lang AS org_lang, m.name AS member_name
+			SELECT o.id, o.kind, o.org_id, o.member_id, o.binding_id, o.link_id, o.signin_link_id, o.recipient, o.token,
+				o.message_id, o.attempts, o.created_at, s.expires_at AS signin_expires_at,
+				g.name AS org_name, g.lang AS org_lang, m.name AS member_name
 			FROM outbox o JOIN organizations g ON g.id = o.org_id JOIN members m ON m.id = o.member_id
+				LEFT JOIN signin_links s ON s.id = o.signin_link_id
 			WHERE o.id IN (?) ORDER BY o.id`, ids)
 		if err != nil {
 			return err
 		}
 		var rows []struct {
-			ID         int64          `db:"id"`
-			OrgID      int64          `db:"org_id"`
-			MemberID   int64          `db:"member_id"`
-			BindingID  int64          `db:"binding_id"`
-			LinkID     int64          `db:"link_id"`
-			Recipient  string         `db:"recipient"`
-			Token      sql.NullString `db:"token"`
-			MessageID  string         `db:"message_id"`
-			Attempts   int            `db:"attempts"`
-			CreatedAt  time.Time      `db:"created_at"`
-			OrgName    string         `db:"org_name"`
-			OrgLang    string         `db:"org_lang"`
-			MemberName string         `db:"member_name"`
+			ID              int64          `db:"id"`
+			Kind            string         `db:"kind"`
+			OrgID           int64          `db:"org_id"`
+			MemberID        int64          `db:"member_id"`
+			BindingID       int64          `db:"binding_id"`
+			LinkID          sql.NullInt64  `db:"link_id"`
+			SignInLinkID    sql.NullInt64  `db:"signin_link_id"`
+			Recipient       string         `db:"recipient"`
+			Token           sql.NullString `db:"token"`
+			MessageID       string         `db:"message_id"`
+			Attempts        int            `db:"attempts"`
+			CreatedAt       time.Time      `db:"created_at"`
+			SignInExpiresAt sql.NullTime   `db:"signin_expires_at"`
+			OrgName         string         `db:"org_name"`
+			OrgLang         string         `db:"org_lang"`
+			MemberName      string         `db:"member_name"`
 		}
 		if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
 			return fmt.Errorf("read claimed outbox rows: %w", err)
 		}
 		msgs = msgs[:0]
 		for _, r := range rows {
-			msgs = append(msgs, member.OutboxMessage{
-				ID: r.ID, OrgID: r.OrgID, MemberID: r.MemberID, BindingID: r.BindingID, LinkID: r.LinkID,
-				Recipient: r.Recipient, Token: r.Token.String, MessageID: r.MessageID, Attempts: r.Attempts,
-				CreatedAt: r.CreatedAt.UTC(), OrgName: r.OrgName, OrgLang: r.OrgLang, MemberName: r.MemberName,
-			})
+			m := member.OutboxMessage{
+				ID: r.ID, Kind: member.OutboxKind(r.Kind), OrgID: r.OrgID, MemberID: r.MemberID, BindingID: r.BindingID,
+				LinkID: r.LinkID.Int64, Recipient: r.Recipient, Token: r.Token.String, MessageID: r.MessageID,
+				Attempts: r.Attempts, CreatedAt: r.CreatedAt.UTC(), OrgName: r.OrgName, OrgLang: r.OrgLang, MemberName: r.MemberName,
+			}
+			if m.Kind == member.OutboxSignIn {
+				m.LinkID, m.ExpiresAt = r.SignInLinkID.Int64, r.SignInExpiresAt.Time.UTC()
+			}
+			msgs = append(msgs, m)
 		}
 		return nil
 	})
@@ -133,7 +142,9 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease 
 var ErrLeaseLost = member.ErrLeaseLost
 
 // MarkOutboxSent records that the SMTP server accepted the row's mail at
-// sentAt. The link's days start then (R7), and the raw token is erased.
+// sentAt, and erases the raw token. An activation link's days start then
+// (R7); a sign-in mail's row is only marked, its link's minutes having
+// started when it was asked for.
 func (s *Store) MarkOutboxSent(ctx context.Context, id int64, owner string, sentAt time.Time) error {
 	sentAt = sentAt.UTC().Truncate(time.Microsecond)
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -147,10 +158,13 @@ func (s *Store) MarkOutboxSent(ctx context.Context, id int64, owner string, sent
 			WHERE id = ?`, sentAt, id); err != nil {
 			return fmt.Errorf("mark outbox row %d sent: %w", id, err)
 		}
+		if row.Kind == member.OutboxSignIn {
+			return nil
+		}
 		expires := sentAt.Add(s.policy.ActivationTTL)
-		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET sent_at = ?, expires_at = ? WHERE id = ? AND killed_at IS NULL AND sent_at IS NULL`, sentAt, expires, row.LinkID)
+		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET sent_at = ?, expires_at = ? WHERE id = ? AND killed_at IS NULL AND sent_at IS NULL`, sentAt, expires, row.LinkID.Int64)
 		if err != nil {
-			return fmt.Errorf("mark link %d sent: %w", row.LinkID, err)
+			return fmt.Errorf("mark link %d sent: %w", row.LinkID.Int64, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil // superseded while in flight: the binding no longer counts it
@@ -168,7 +182,8 @@ func (s *Store) MarkOutboxSent(ctx context.Context, id int64, owner string, sent
 }
 
 // MarkOutboxRetry records a temporary delivery failure and when to try
-// again. The first one of a mail is recorded as a member event.
+// again. The first one of an activation mail is recorded as a member
+// event.
 func (s *Store) MarkOutboxRetry(ctx context.Context, id int64, owner string, lastError string, next time.Time) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		row, err := s.lockOutbox(ctx, tx, id, owner)
@@ -181,7 +196,7 @@ func (s *Store) MarkOutboxRetry(ctx context.Context, id int64, owner string, las
 			WHERE id = ?`, truncate(lastError, maxDetail), next.UTC(), id); err != nil {
 			return fmt.Errorf("mark outbox row %d for retry: %w", id, err)
 		}
-		if row.Attempts > 0 {
+		if row.Attempts > 0 || row.Kind == member.OutboxSignIn {
 			return nil
 		}
 		return s.record(ctx, tx, &member.Member{ID: row.MemberID, OrgID: row.OrgID}, row.BindingID, member.EventDeliveryDelayed, member.ActorSystem, row.Recipient, lastError, s.Now())
@@ -189,8 +204,9 @@ func (s *Store) MarkOutboxRetry(ctx context.Context, id int64, owner string, las
 }
 
 // MarkOutboxFailed records that a mail cannot be delivered: a permanent
-// failure, or temporary ones past the retry budget. Its link can never be
-// used, so the binding stops waiting for it.
+// failure, or temporary ones past the retry budget. An activation link
+// can then never be used, so the binding stops waiting for it; a sign-in
+// mail's row is only marked (its token is erased, so its link is dead).
 func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, owner string, lastError string, at time.Time) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		row, err := s.lockOutbox(ctx, tx, id, owner)
@@ -203,9 +219,12 @@ func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, owner string, la
 			WHERE id = ?`, truncate(lastError, maxDetail), id); err != nil {
 			return fmt.Errorf("mark outbox row %d failed: %w", id, err)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET killed_at = ? WHERE id = ? AND killed_at IS NULL AND sent_at IS NULL`, at.UTC(), row.LinkID)
+		if row.Kind == member.OutboxSignIn {
+			return nil
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET killed_at = ? WHERE id = ? AND killed_at IS NULL AND sent_at IS NULL`, at.UTC(), row.LinkID.Int64)
 		if err != nil {
-			return fmt.Errorf("retire link %d: %w", row.LinkID, err)
+			return fmt.Errorf("retire link %d: %w", row.LinkID.Int64, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE bindings SET unsent_links = unsent_links - 1 WHERE id = ?`, row.BindingID); err != nil {
@@ -227,29 +246,36 @@ func (s *Store) ReleaseOutbox(ctx context.Context, owner string) error {
 }
 
 type outboxRow struct {
-	ID        int64  `db:"id"`
-	OrgID     int64  `db:"org_id"`
-	MemberID  int64  `db:"member_id"`
-	BindingID int64  `db:"binding_id"`
-	LinkID    int64  `db:"link_id"`
-	Recipient string `db:"recipient"`
-	Attempts  int    `db:"attempts"`
+	ID        int64             `db:"id"`
+	Kind      member.OutboxKind `db:"kind"`
+	OrgID     int64             `db:"org_id"`
+	MemberID  int64             `db:"member_id"`
+	BindingID int64             `db:"binding_id"`
+	LinkID    sql.NullInt64     `db:"link_id"` // NULL on a sign-in row
+	Recipient string            `db:"recipient"`
+	Attempts  int               `db:"attempts"`
 }
 
-// lockOutbox locks an outbox row held by owner, taking the binding's lock
-// first: modifications lock binding, then links and outbox, and the same
-// order here keeps the two from deadlocking.
+// lockOutbox locks an outbox row held by owner. For an activation row it
+// takes the binding's lock first: modifications lock binding, then links
+// and outbox, and the same order here keeps the two from deadlocking. A
+// sign-in row changes nothing of its binding, which is not locked.
 func (s *Store) lockOutbox(ctx context.Context, tx *sqlx.Tx, id int64, owner string) (*outboxRow, error) {
-	var bindingID int64
-	if err := tx.GetContext(ctx, &bindingID, `SELECT binding_id FROM outbox WHERE id = ?`, id); err != nil {
+	var head struct {
+		BindingID int64  `db:"binding_id"`
+		Kind      string `db:"kind"`
+	}
+	if err := tx.GetContext(ctx, &head, `SELECT binding_id, kind FROM outbox WHERE id = ?`, id); err != nil {
 		return nil, fmt.Errorf("outbox row %d: %w", id, err)
 	}
-	if _, err := tx.ExecContext(ctx, `SELECT id FROM bindings WHERE id = ? FOR UPDATE`, bindingID); err != nil {
-		return nil, fmt.Errorf("lock binding %d: %w", bindingID, err)
+	if member.OutboxKind(head.Kind) != member.OutboxSignIn {
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM bindings WHERE id = ? FOR UPDATE`, head.BindingID); err != nil {
+			return nil, fmt.Errorf("lock binding %d: %w", head.BindingID, err)
+		}
 	}
 	var row outboxRow
 	err := tx.GetContext(ctx, &row, `
-		SELECT id, org_id, member_id, binding_id, link_id, recipient, attempts FROM outbox
+		SELECT id, kind, org_id, member_id, binding_id, link_id, recipient, attempts FROM outbox
 		WHERE id = ? AND leased_by = ? AND status IN ('QUEUED', 'RETRYING') FOR UPDATE`, id, owner)
 	if err == sql.ErrNoRows {
 		return nil, ErrLeaseLost

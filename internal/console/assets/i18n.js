@@ -187,6 +187,7 @@ export const catalogs = {
     'event.EXPIRED': 'Activation link expired',
     'event.REBOUND': 'Security information bound again',
     'event.REMOVED': 'Removed from the organization',
+    'event.SIGNED_IN': 'Signed in with the login email',
     'actor.system': 'system',
     'actor.member': 'the member',
 
@@ -391,6 +392,7 @@ export const catalogs = {
     'event.EXPIRED': '激活链接过期',
     'event.REBOUND': '重新绑定安全信息',
     'event.REMOVED': '移出组织',
+    'event.SIGNED_IN': '使用登录邮箱登录',
     'actor.system': '系统',
     'actor.member': '成员本人',
 

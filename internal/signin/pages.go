@@ -1,0 +1,166 @@
+package signin
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"time"
+
+	"memberbind/internal/member"
+	"memberbind/internal/webpage"
+)
+
+// Page names: each is templates/<lang>/<name>.html.
+const (
+	pageForm             = "form"
+	pageSent             = "sent"
+	pageConfirm          = "confirm"
+	pageUsed             = "used"
+	pageExpired          = "expired"
+	pageUnknown          = "unknown"
+	pageAccount          = "account"
+	pageSignedOut        = "signed_out"
+	pageForbidden        = "forbidden"
+	pageRateLimited      = "rate_limited"
+	pageBadRequest       = "bad_request"
+	pageMethodNotAllowed = "method_not_allowed"
+	pageNotFound         = "not_found"
+	pageInternal         = "internal"
+)
+
+// pageNames lists every page; each language must have all of them.
+var pageNames = []string{
+	pageForm, pageSent, pageConfirm, pageUsed, pageExpired, pageUnknown, pageAccount, pageSignedOut,
+	pageForbidden, pageRateLimited, pageBadRequest, pageMethodNotAllowed, pageNotFound, pageInternal,
+}
+
+// tone colours a page: the stripe at the top of its card. Pages not
+// listed are "bad".
+var tone = map[string]string{
+	pageForm:      "info",
+	pageSent:      "info",
+	pageConfirm:   "info",
+	pageAccount:   "info",
+	pageSignedOut: "ok",
+	pageUsed:      "warn",
+	pageExpired:   "warn",
+}
+
+//go:embed templates
+var templateFS embed.FS
+
+// pages holds one parsed template per language and page: the shared
+// layout, the language's common parts, and the page's "title" and "body".
+var pages = parsePages()
+
+func parsePages() map[string]map[string]*template.Template {
+	out := make(map[string]map[string]*template.Template)
+	for _, lang := range member.Langs {
+		out[lang] = make(map[string]*template.Template)
+		for _, name := range pageNames {
+			t := template.Must(webpage.Layout().ParseFS(templateFS,
+				"templates/"+lang+"/common.html", "templates/"+lang+"/"+name+".html"))
+			for _, part := range []string{"title", "body"} {
+				if t.Lookup(part) == nil {
+					panic(fmt.Sprintf("signin: templates/%s/%s.html defines no %q", lang, name, part))
+				}
+			}
+			out[lang][name] = t
+		}
+	}
+	return out
+}
+
+// pageData is what a page template is given. Every string is plain text:
+// html/template escapes it wherever it lands.
+type pageData struct {
+	Lang string
+	Tone string
+	CSS  template.CSS
+
+	// Where the forms post and the links lead.
+	SignInPath, ConfirmPath, SignOutPath string
+	// CSRF is the forgery token of the page's form.
+	CSRF string
+	// TTLMinutes is a sign-in link's life.
+	TTLMinutes int
+
+	Email   string // the email typed, or the login email
+	Invalid bool   // the email typed is not an email address
+	Token   string // only for the Sign in form of a valid link
+
+	Org, Member         string
+	Expires, ExpiresISO string // a sign-in link's expiry
+	Active, ActiveISO   string // when the login email was activated
+	Left, LeftISO       string // when the member left the organization; "" while a member
+	SignIns             []signInItem
+
+	RetryAfter string // seconds, for the 429 page
+}
+
+// signInItem is one line of the account's recent sign-ins.
+type signInItem struct {
+	At, ISO string
+	Current bool
+}
+
+func (h *Handler) newPageData(lang string) *pageData {
+	return &pageData{
+		Lang: lang, CSS: template.CSS(webpage.Style),
+		SignInPath: Path, ConfirmPath: ConfirmPath, SignOutPath: SignOutPath,
+		TTLMinutes: max(1, int(h.policy.LinkTTL/time.Minute)),
+	}
+}
+
+// writePage renders a page whole before sending it, so that a template
+// error is a clean 500 rather than half a page.
+func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
+	if d.Tone == "" {
+		d.Tone = tone[name]
+		if d.Tone == "" {
+			d.Tone = "bad"
+		}
+	}
+	var buf bytes.Buffer
+	if err := pages[d.Lang][name].Execute(&buf, d); err != nil {
+		h.log.ErrorContext(r.Context(), "sign-in page", "page", name, "lang", d.Lang, "err", err)
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString("internal error\n")
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Language", d.Lang)
+	}
+	webpage.Send(w, r, status, buf.Bytes())
+}
+
+// problem answers a request that went wrong before anything was decided,
+// in the browser's language. wait is the Retry-After of a 429.
+func (h *Handler) problem(w http.ResponseWriter, r *http.Request, status int, wait time.Duration) {
+	var name string
+	switch status {
+	case http.StatusForbidden:
+		name = pageForbidden
+	case http.StatusTooManyRequests:
+		name = pageRateLimited
+	case http.StatusMethodNotAllowed:
+		name = pageMethodNotAllowed
+	case http.StatusNotFound:
+		name = pageNotFound
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
+		name = pageBadRequest
+	default:
+		name = pageInternal
+	}
+	d := h.newPageData(h.browserLang(r))
+	if status == http.StatusTooManyRequests {
+		secs := max(1, int((wait+time.Second-1)/time.Second))
+		d.RetryAfter = strconv.Itoa(secs)
+		w.Header().Set("Retry-After", d.RetryAfter)
+	}
+	h.writePage(w, r, status, name, d)
+}

@@ -1,0 +1,183 @@
+// Package webpage is what the HTML pages members see share: the
+// activation pages (internal/landing) and the sign-in and account pages
+// (internal/signin). It holds their one layout and stylesheet, the
+// security headers and Content-Security-Policy that allow exactly that
+// stylesheet and nothing else, the choice of language, the time format and
+// the client address behind trusted proxies.
+//
+// Pages are self-contained: the stylesheet is inlined in a <style> element
+// and allowed by its hash, so a page is one request with nothing else to
+// mount, and the policy needs no 'unsafe-inline'.
+package webpage
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed layout.html style.css
+var files embed.FS
+
+// Style is the pages' CSS, for the layout's <style> element.
+var Style = mustRead("style.css")
+
+// ContentSecurityPolicy allows nothing but the inline stylesheet (by hash)
+// and forms posting back to the service: no script of any kind, no
+// images, fonts or frames, no third party. frame-ancestors 'none' stops
+// click-jacking of the pages' buttons; base-uri 'none' stops a <base> from
+// redirecting a form.
+var ContentSecurityPolicy = "default-src 'none'; style-src '" + styleHash(Style) + "'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func styleHash(css string) string {
+	sum := sha256.Sum256([]byte(css))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}
+
+func mustRead(name string) string {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+var layout = template.Must(template.ParseFS(files, "layout.html"))
+
+// Layout returns a fresh copy of the pages' layout, to which a page adds
+// its "title" and "body" templates. The layout reads .Lang (the page's
+// language), .CSS (Style as template.CSS) and .Tone (info, ok, warn or
+// bad: the colour of the card's top stripe) from the page's data.
+func Layout() *template.Template {
+	return template.Must(layout.Clone())
+}
+
+// SetSecurityHeaders sets what every page answer carries, errors
+// included: the policy, no referrer, no caching, no sniffing, no framing,
+// no indexing.
+func SetSecurityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Robots-Tag", "noindex, nofollow")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+// Send writes a whole answer; to HEAD, only its headers. (net/http's
+// server drops a HEAD body by itself, other ResponseWriters may not.)
+func Send(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// NegotiateLang picks en or zh-CN from an Accept-Language header: the
+// highest-quality range that is English or any Chinese, earlier first on
+// a tie; en when none is.
+func NegotiateLang(header string) string {
+	best, bestQ := "en", 0.0
+	for _, part := range strings.Split(header, ",") {
+		tag, q := MediaRange(part)
+		var lang string
+		switch {
+		case tag == "en" || strings.HasPrefix(tag, "en-"):
+			lang = "en"
+		case tag == "zh" || strings.HasPrefix(tag, "zh-"):
+			lang = "zh-CN"
+		default:
+			continue
+		}
+		if q > bestQ {
+			best, bestQ = lang, q
+		}
+	}
+	return best
+}
+
+// MediaRange splits one element of an Accept or Accept-Language header
+// into its value (lower-case) and quality.
+func MediaRange(s string) (string, float64) {
+	fields := strings.Split(s, ";")
+	mt := strings.ToLower(strings.TrimSpace(fields[0]))
+	q := 1.0
+	for _, p := range fields[1:] {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 && f <= 1 {
+				q = f
+			} else {
+				q = 0
+			}
+		}
+	}
+	return mt, q
+}
+
+// FormatTime writes an instant in UTC, as a person of lang reads a date.
+func FormatTime(lang string, t time.Time) string {
+	t = t.UTC()
+	if lang == "zh-CN" {
+		return fmt.Sprintf("%d年%d月%d日 %02d:%02d (UTC)", t.Year(), int(t.Month()), t.Day(), t.Hour(), t.Minute())
+	}
+	return t.Format("2 January 2006, 15:04 (UTC)")
+}
+
+// ClientAddr is the address a request is counted against: the peer's, or,
+// when the peer is one of the trusted reverse proxies, the nearest
+// untrusted address of X-Forwarded-For, read from the right.
+func ClientAddr(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	peer := ParseAddr(r.RemoteAddr)
+	if len(trusted) == 0 || !contains(trusted, peer) {
+		return peer
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	addr := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		a := ParseAddr(strings.TrimSpace(hops[i]))
+		if !a.IsValid() {
+			// A hop that is no address was not written by a proxy we
+			// trust: stop at the last one that was.
+			return addr
+		}
+		addr = a
+		if !contains(trusted, a) {
+			return a
+		}
+	}
+	return addr
+}
+
+func contains(prefixes []netip.Prefix, a netip.Addr) bool {
+	for _, p := range prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseAddr reads "ip:port", "[ip]:port" or a bare IP; the zero Addr when
+// it is none of those (all such clients then share one allowance).
+func ParseAddr(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	if a, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+		return a.Unmap()
+	}
+	return netip.Addr{}
+}

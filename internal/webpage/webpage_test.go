@@ -1,0 +1,57 @@
+package webpage
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLayout: each Layout is a copy a page fills in on its own, and the
+// stylesheet it inlines is the one the policy allows.
+func TestLayout(t *testing.T) {
+	a := template.Must(Layout().Parse(`{{define "title"}}A{{end}}{{define "body"}}<h1>a</h1>{{end}}`))
+	b := template.Must(Layout().Parse(`{{define "title"}}B{{end}}{{define "body"}}<h1>b</h1>{{end}}`))
+	data := map[string]any{"Lang": "en", "Tone": "ok", "CSS": template.CSS(Style)}
+	var outA, outB bytes.Buffer
+	if err := a.Execute(&outA, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Execute(&outB, data); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(outA.String(), "<title>A</title>") || !strings.Contains(outB.String(), "<title>B</title>") {
+		t.Errorf("pages share their parts:\n%s\n%s", outA.String(), outB.String())
+	}
+	if !strings.Contains(outA.String(), "<style>"+Style+"</style>") {
+		t.Error("the layout does not inline the stylesheet as is")
+	}
+	if !strings.Contains(ContentSecurityPolicy, "'"+styleHash(Style)+"'") {
+		t.Errorf("the policy %q does not allow the stylesheet", ContentSecurityPolicy)
+	}
+}
+
+func TestSetSecurityHeaders(t *testing.T) {
+	h := http.Header{}
+	SetSecurityHeaders(h)
+	for k, v := range map[string]string{
+		"Content-Security-Policy": ContentSecurityPolicy, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+		"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "X-Robots-Tag": "noindex, nofollow",
+	} {
+		if got := h.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+func TestFormatTime(t *testing.T) {
+	at := time.Date(2026, 3, 2, 9, 5, 59, 0, time.FixedZone("CST", 8*3600))
+	if got := FormatTime("en", at); got != "2 March 2026, 01:05 (UTC)" {
+		t.Errorf("en: %q", got)
+	}
+	if got := FormatTime("zh-CN", at); got != "2026年3月2日 01:05 (UTC)" {
+		t.Errorf("zh-CN: %q", got)
+	}
+}
