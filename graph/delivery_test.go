@@ -19,25 +19,6 @@ import (
 	"memberbind/internal/testenv"
 )
 
-// deliveryEventually polls cond until it returns nil, and fails the test
-// with cond's last error if that takes longer than within.
-func deliveryEventually(t testing.TB, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", within, err)
-		}
-		<-tick.C
-	}
-}
-
 // deliveryLog collects the worker's log, shown when the test fails.
 type deliveryLog struct {
 	mu  sync.Mutex
@@ -119,7 +100,7 @@ func deliveryOf(a *api, id string) map[string]any {
 // show the binding from just before the worker recorded it.
 func waitDelivery(t *testing.T, a *api, id, status string) map[string]any {
 	t.Helper()
-	deliveryEventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, "delivery "+status, func() error {
 		if d := deliveryOf(a, id); d["status"] != status {
 			return fmt.Errorf("member %s delivery %v, waiting for %s", id, d, status)
 		}
@@ -144,7 +125,7 @@ func eventsOf(a *api, id string) map[string][]string {
 // quiescent waits until no mail is left to deliver.
 func quiescent(t *testing.T, a *api) {
 	t.Helper()
-	deliveryEventually(t, 15*time.Second, func() error {
+	testenv.Eventually(t, 15*time.Second, "every mail delivered", func() error {
 		if n := a.count("outbox", "status IN ('QUEUED', 'RETRYING')"); n > 0 {
 			return fmt.Errorf("%d mails not delivered yet", n)
 		}

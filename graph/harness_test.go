@@ -35,23 +35,14 @@ var start = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 
 func newAPI(t testing.TB, policy member.Policy) *api {
 	t.Helper()
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, testenv.MySQL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := mysql.Migrate(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
 	clock := testenv.NewClock(start)
 	if policy == (member.Policy{}) {
 		policy = member.DefaultPolicy()
 	}
-	st := mysql.New(db, mysql.Options{Policy: policy, Now: clock.Now})
+	st := testenv.Store(t, mysql.Options{Policy: policy, Now: clock.Now})
 	srv := httptest.NewServer(graph.NewHandler(graph.Options{Service: st, Logger: slog.New(slog.DiscardHandler), Introspection: true}))
 	t.Cleanup(srv.Close)
-	org, key, err := st.CreateOrganization(ctx, "Acme", "en")
+	org, key, err := st.CreateOrganization(context.Background(), "Acme", "en")
 	if err != nil {
 		t.Fatal(err)
 	}

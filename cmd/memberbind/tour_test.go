@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,16 +18,16 @@ import (
 
 var activationLink = regexp.MustCompile(`https?://[^\s"<>]+/activate\?token=[A-Za-z0-9_-]+`)
 
-// eventually polls cond until it holds or within passes.
+// eventually polls cond until it holds, or fails the test saying what it
+// waited for after within (testenv.Eventually for a yes-or-no condition).
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, within)
+	testenv.Eventually(t, within, what, func() error {
+		if !cond() {
+			return errors.New("not yet")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // bindMember creates a member and binds alice's info to it, returning its id.

@@ -7,17 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -27,42 +23,6 @@ import (
 	"memberbind/internal/mysql"
 	"memberbind/internal/testenv"
 )
-
-// chromiumPath finds the browser: $MEMBERBIND_CHROMIUM, chromium on the
-// PATH, or /usr/bin/chromium. Without one the test is skipped, except in CI
-// (CI=true, or MEMBERBIND_REQUIRE_BROWSER=1 as .ci/run sets), where a
-// missing browser is a failure.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("MEMBERBIND_CHROMIUM"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if fi, err := os.Stat("/usr/bin/chromium"); err == nil && !fi.IsDir() {
-		return "/usr/bin/chromium"
-	}
-	msg := "no chromium found (set MEMBERBIND_CHROMIUM, or apt-get install chromium): skipping the console browser test"
-	if os.Getenv("CI") == "true" || os.Getenv("MEMBERBIND_REQUIRE_BROWSER") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
-}
-
-// artifactDir is $MEMBERBIND_ARTIFACTS when set, else a temporary directory.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("MEMBERBIND_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // server is memberbind's real GraphQL handler and the console on one test
 // server, over a fresh database, with a clock the test holds.
@@ -75,19 +35,10 @@ type server struct {
 
 func newServer(t *testing.T) *server {
 	t.Helper()
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, testenv.MySQL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := mysql.Migrate(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
 	// The clock starts at the real time, so that the times the browser
 	// shows are today's; the test moves it on to make a link expire.
 	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
-	st := mysql.New(db, mysql.Options{Now: clock.Now})
+	st := testenv.Store(t, mysql.Options{Now: clock.Now})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Introspection: true, Logger: slog.New(slog.DiscardHandler)}))
 	h := console.Handler()
@@ -95,7 +46,7 @@ func newServer(t *testing.T) *server {
 	mux.Handle("/console/", h)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	_, key, err := st.CreateOrganization(ctx, "Acme Corp", "en")
+	_, key, err := st.CreateOrganization(context.Background(), "Acme Corp", "en")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,82 +78,25 @@ func (s *server) sendMail(t *testing.T, recipient string) string {
 	return token
 }
 
-// recordCSPViolations runs in every document before the page's own scripts
-// and keeps the page's Content-Security-Policy violations for the test.
-const recordCSPViolations = `
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') +
-    ' at ' + e.sourceFile + ':' + e.lineNumber + ' ' + (e.sample || ''));
-});
-`
-
-// tab is one browser tab, with what its console said.
+// tab is one browser tab, and what its pages reported.
 type tab struct {
-	t   *testing.T
-	ctx context.Context
-	dir string
-
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
+	t       *testing.T
+	ctx     context.Context
+	dir     string
+	console *testenv.Console
 }
 
+// startBrowser starts Chromium in English, whatever the machine's
+// language: the test reads the console's English words.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
-	exe := chromiumPath(t)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("lang", "en-US"),
-		chromedp.WindowSize(1280, 800),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc()
-	})
-	// The first run starts the browser, which lives as long as the context
-	// of that run: it must have no deadline.
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start %s: %v", exe, err)
-	}
-	return browser
+	return testenv.Browser(t, chromedp.Flag("lang", "en-US"))
 }
 
 func newTab(t *testing.T, browser context.Context, dir string) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser)
-	t.Cleanup(cancel)
-	tb := &tab{t: t, ctx: ctx, dir: dir}
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.console = append(tb.console, m)
-			tb.mu.Unlock()
-		}
-	}()
-	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: recordCSPViolations})
-		return err
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tb
+	ctx := testenv.Tab(t, browser)
+	return &tab{t: t, ctx: ctx, dir: dir, console: testenv.WatchConsole(t, ctx)}
 }
 
 // do runs actions with a deadline; on failure it saves a screenshot.
@@ -253,11 +147,7 @@ func (tb *tab) shot(name string) {
 	if err != nil {
 		tb.t.Fatal(err)
 	}
-	file := filepath.Join(tb.dir, "console-"+name+".png")
-	if err := os.WriteFile(file, png, 0o644); err != nil {
-		tb.t.Fatal(err)
-	}
-	tb.t.Logf("screenshot: %s", file)
+	testenv.SaveArtifact(tb.t, tb.dir, "console-"+name+".png", png)
 }
 
 // failShot saves what the page looked like when a step failed.
@@ -276,22 +166,8 @@ func (tb *tab) failShot() {
 // errors and warnings other than those allowed (by substring).
 func (tb *tab) checkClean(allowed ...string) {
 	tb.t.Helper()
-	for _, v := range eval[[]string](tb, `window.__cspViolations || []`) {
-		tb.t.Errorf("CSP violation: %s", v)
-	}
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-next:
-	for _, m := range tb.console {
-		if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleWarning && !m.IsException() {
-			continue
-		}
-		for _, a := range allowed {
-			if strings.Contains(m.Text, a) {
-				continue next
-			}
-		}
-		tb.t.Errorf("console %s (source %q): %s", m.Type, m.Source, m.Text)
+	for _, p := range tb.console.Problems(allowed...) {
+		tb.t.Error(p)
 	}
 }
 
@@ -352,7 +228,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	browser := startBrowser(t)
 	s := newServer(t)
-	dir := artifactDir(t)
+	dir := testenv.ArtifactDir(t)
 	ctx := context.Background()
 	tb := newTab(t, browser, dir)
 
@@ -723,7 +599,7 @@ func TestConsolePaging(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tb := newTab(t, browser, artifactDir(t))
+	tb := newTab(t, browser, testenv.ArtifactDir(t))
 	tb.do(chromedp.Navigate(s.url+"/console#key="+s.key), chromedp.WaitVisible(css("#members-section")))
 	tb.wait("page 1", `document.querySelectorAll('#members-body tr').length === 20`)
 	if got := tb.text("#list-status"); got != "Members 1–20 of 25" {

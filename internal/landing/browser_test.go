@@ -5,12 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -19,52 +16,23 @@ import (
 	"memberbind/internal/testenv"
 )
 
-// recordCSPViolations runs in every document before anything else
-// (scripts injected through DevTools are not subject to the page's CSP)
-// and keeps the page's Content-Security-Policy violations for the test.
-const recordCSPViolations = `
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline'));
-});
-`
-
 // phone is the viewport the pages are looked at in: an iPhone-sized
 // screen at twice the pixel density.
 const phoneWidth, phoneHeight = 390, 844
 
-// browserTab is one phone-sized tab, with what its console said.
+// browserTab is one phone-sized tab, and what its pages reported.
 type browserTab struct {
-	t   *testing.T
-	ctx context.Context
-	dir string
-
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
+	t       *testing.T
+	ctx     context.Context
+	dir     string
+	console *testenv.Console
 }
 
 func newBrowserTab(t *testing.T, browser context.Context, dir string) *browserTab {
 	t.Helper()
-	bt := &browserTab{t: t, ctx: testenv.Tab(t, browser), dir: dir}
-	messages := chromedp.Console(bt.ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			bt.mu.Lock()
-			bt.console = append(bt.console, m)
-			bt.mu.Unlock()
-		}
-	}()
-	bt.do(
-		chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait),
-		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
-				page.AddScriptToEvaluateOnNewDocumentParams{Source: recordCSPViolations})
-			return err
-		}),
-	)
+	ctx := testenv.Tab(t, browser)
+	bt := &browserTab{t: t, ctx: ctx, dir: dir, console: testenv.WatchConsole(t, ctx)}
+	bt.do(chromedp.EmulateViewport(phoneWidth, phoneHeight, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulatePortrait))
 	return bt
 }
 
@@ -123,7 +91,7 @@ func (bt *browserTab) check(want ...string) {
 	if r := browserEval[string](bt, `getComputedStyle(document.querySelector('main')).borderTopLeftRadius`); r != "12px" {
 		bt.t.Errorf("stylesheet not applied: main's border radius = %q", r)
 	}
-	for _, v := range browserEval[[]string](bt, `window.__cspViolations`) {
+	for _, v := range bt.console.CSPViolations() {
 		bt.t.Errorf("CSP violation: %s", v)
 	}
 }
@@ -144,9 +112,7 @@ func (bt *browserTab) screenshot(name string) {
 // noting the status of a 404 or 410 page it loaded.
 func (bt *browserTab) checkConsole() {
 	bt.t.Helper()
-	bt.mu.Lock()
-	defer bt.mu.Unlock()
-	for _, m := range bt.console {
+	for _, m := range bt.console.Messages() {
 		if strings.Contains(m.Text, "the server responded with a status of 4") {
 			continue
 		}

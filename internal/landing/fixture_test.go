@@ -49,17 +49,9 @@ func newFixture(t *testing.T) *fixture {
 // clock and a captured logger filled in.
 func newFixtureWith(t *testing.T, o landing.Options) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, testenv.MySQL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := mysql.Migrate(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, ctx: ctx, db: db, clock: testenv.NewClock(t0), logBuf: &lockedBuffer{}}
-	f.st = mysql.New(db, mysql.Options{Now: f.clock.Now, Policy: member.DefaultPolicy()})
+	f := &fixture{t: t, ctx: context.Background(), clock: testenv.NewClock(t0), logBuf: &lockedBuffer{}}
+	f.st = testenv.Store(t, mysql.Options{Now: f.clock.Now, Policy: member.DefaultPolicy()})
+	f.db = f.st.DB()
 	o.Activator = f.st
 	o.Now = f.clock.Now
 	o.Logger = slog.New(slog.NewJSONHandler(f.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -45,25 +45,6 @@ var linkRE = regexp.MustCompile(regexp.QuoteMeta(testPublicURL+mail.ActivationPa
 // expiryRE finds the printed expiry (mail.ExpiryLayout) in a mail.
 var expiryRE = regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC`)
 
-// eventually polls cond until it returns nil, and fails the test with
-// cond's last error if that takes longer than within.
-func eventually(t testing.TB, within time.Duration, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", within, err)
-		}
-		<-tick.C
-	}
-}
-
 // fixture is one test's store on its own fresh database, with one
 // organization.
 type fixture struct {
@@ -89,15 +70,12 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if o.Policy == (member.Policy{}) {
 		o.Policy = member.DefaultPolicy()
 	}
-	f.db = openDB(t, f.dsn)
-	if err := mysql.Migrate(context.Background(), f.db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
 	opts := mysql.Options{Policy: o.Policy}
 	if o.Clock != nil {
 		opts.Now = o.Clock.Now
 	}
-	f.st = mysql.New(f.db, opts)
+	f.st = testenv.StoreAt(t, f.dsn, opts)
+	f.db = f.st.DB()
 	org, _, err := f.st.CreateOrganization(context.Background(), "Acme Ltd", o.Lang)
 	if err != nil {
 		t.Fatal(err)
@@ -109,16 +87,6 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		}
 	})
 	return f
-}
-
-func openDB(t testing.TB, dsn string) *sqlx.DB {
-	t.Helper()
-	db, err := mysql.Open(context.Background(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 func securityInfo(email string) member.SecurityInfo {
@@ -197,7 +165,7 @@ func (f *fixture) pending() int {
 // SMTP server accepted is then recorded as such.
 func (f *fixture) waitDelivered(within time.Duration) {
 	f.t.Helper()
-	eventually(f.t, within, func() error {
+	testenv.Eventually(f.t, within, "every mail delivered", func() error {
 		if p := f.pending(); p > 0 {
 			return fmt.Errorf("%d mails not delivered yet", p)
 		}
@@ -388,7 +356,7 @@ func (c *countingOutbox) MarkOutboxSent(ctx context.Context, id int64, owner str
 func waitClaims(t testing.TB, c *countingOutbox, n int64) {
 	t.Helper()
 	target := c.claims.Load() + n
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, fmt.Sprintf("%d more claims", n), func() error {
 		if got := c.claims.Load(); got < target {
 			return fmt.Errorf("%d claims, waiting for %d", got, target)
 		}
@@ -630,7 +598,7 @@ func TestDeliverySMTPDownThenUp(t *testing.T) {
 	ids := f.bindMany(n, 4, "down.example.com")
 
 	// Every mail is retried, more than once, and says why.
-	eventually(t, 20*time.Second, func() error {
+	testenv.Eventually(t, 20*time.Second, "every mail retried", func() error {
 		var n1 int
 		if err := f.db.Get(&n1, `SELECT COUNT(*) FROM outbox WHERE status = 'RETRYING' AND attempts >= 2 AND last_error LIKE '%connection refused%'`); err != nil {
 			return err
@@ -741,7 +709,7 @@ func TestDeliveryTwoWorkersThousandMails(t *testing.T) {
 	}
 
 	// A second store on the same database, as another instance would have.
-	other := mysql.New(openDB(t, f.dsn), mysql.Options{Policy: f.st.Policy()})
+	other := testenv.StoreAt(t, f.dsn, mysql.Options{Policy: f.st.Policy()})
 	outboxes := []*countingOutbox{{Outbox: f.st}, {Outbox: other}}
 	var workers []*mail.Worker
 	for i, o := range outboxes {
@@ -753,7 +721,7 @@ func TestDeliveryTwoWorkersThousandMails(t *testing.T) {
 	for _, w := range workers {
 		runWorker(t, w, 10*time.Second)
 	}
-	eventually(t, 60*time.Second, func() error {
+	testenv.Eventually(t, 60*time.Second, "every mail sent", func() error {
 		if got := f.count("outbox", "status = 'SENT'"); got != n {
 			return fmt.Errorf("%d of %d mails sent", got, n)
 		}
@@ -819,7 +787,7 @@ func TestDeliveryAfterWorkerCrash(t *testing.T) {
 	runWorker(t, w, 10*time.Second)
 
 	// The rows nobody held go out at once.
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, "the unclaimed mails sent", func() error {
 		if got := f.count("outbox", "status = 'SENT'"); got != n-dead {
 			return fmt.Errorf("%d mails sent, want the %d unclaimed ones", got, n-dead)
 		}
@@ -899,7 +867,7 @@ func TestDeliveryWorkerStopsMidBatch(t *testing.T) {
 
 			// The first worker sent `pass` mails and has a full batch in
 			// progress.
-			eventually(t, 10*time.Second, func() error {
+			testenv.Eventually(t, 10*time.Second, "the first worker's batch", func() error {
 				if got, h := f.count("outbox", "status = 'SENT'"), held.heldCount(); got != pass || h != concurrency {
 					return fmt.Errorf("%d mails sent and %d in progress, waiting for %d and %d", got, h, pass, concurrency)
 				}
@@ -1058,7 +1026,7 @@ func TestDeliverySupersededWhileInFlight(t *testing.T) {
 		t.Parallel()
 		_, _, counting, run := start(t)
 		// The worker has tried to record the superseded mail as sent.
-		eventually(t, 10*time.Second, func() error {
+		testenv.Eventually(t, 10*time.Second, "a MarkOutboxSent", func() error {
 			if counting.marks.Load() == 0 {
 				return errors.New("no MarkOutboxSent yet")
 			}
@@ -1096,7 +1064,7 @@ func TestDeliveryMailContent(t *testing.T) {
 	mp.SetChaos(t, testenv.MailpitChaos{Recipient: testenv.MailpitChaosTrigger{ErrorCode: 451, Probability: 100}})
 	f.bind("Retried", "retried@example.com")
 	var row outboxRow
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, "the mail retried twice", func() error {
 		rows := f.outbox()
 		if len(rows) != 1 || rows[0].Status != string(member.DeliveryRetrying) || rows[0].Attempts < 2 {
 			return fmt.Errorf("outbox %+v, waiting for one row RETRYING after 2 attempts", rows)
@@ -1129,7 +1097,7 @@ func TestDeliveryMailContent(t *testing.T) {
 	if _, err := f.st.ResendActivationLink(ctx, f.org.ID, testActor, id); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, "both mails at Mailpit", func() error {
 		if got := len(mp.Messages(t)); got != 2 {
 			return fmt.Errorf("%d messages, waiting for 2", got)
 		}
@@ -1183,7 +1151,7 @@ func TestDeliveryMailContent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var zh *testenv.MailpitMessage
-	eventually(t, 10*time.Second, func() error {
+	testenv.Eventually(t, 10*time.Second, "the mail to zhangsan@example.com", func() error {
 		for _, s := range mp.Messages(t) {
 			if len(s.To) == 1 && s.To[0].Address == "zhangsan@example.com" {
 				zh = mp.Message(t, s.ID)

@@ -7,19 +7,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"memberbind/internal/playground"
+	"memberbind/internal/testenv"
 )
 
 // testKey is an API key of the right shape: mb_ and 43 or more URL-safe
@@ -92,100 +88,33 @@ func (f *fakeGraphQL) since(mark int) []graphqlRequest {
 // returns it.
 func (f *fakeGraphQL) waitFor(t *testing.T, mark int, what string, ok func(graphqlRequest) bool) graphqlRequest {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var found graphqlRequest
+	testenv.Eventually(t, 20*time.Second, what+" at /graphql", func() error {
 		f.mu.Lock()
+		defer f.mu.Unlock()
 		for _, r := range f.requests[mark:] {
 			if ok(r) {
-				f.mu.Unlock()
-				return r
+				found = r
+				return nil
 			}
 		}
-		seen := len(f.requests)
-		f.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s reached /graphql (%d requests seen)", what, seen)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
-	}
+		return fmt.Errorf("none among the %d requests seen", len(f.requests))
+	})
+	return found
 }
 
 func isIntrospection(r graphqlRequest) bool { return strings.Contains(r.Query, "__schema") }
 
-// chromium finds the browser: $MEMBERBIND_CHROMIUM, chromium on the PATH, or
-// /usr/bin/chromium.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("MEMBERBIND_CHROMIUM"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	t.Skip("no chromium found (set MEMBERBIND_CHROMIUM, or apt-get install chromium): skipping the browser test")
-	return ""
-}
-
-// artifactDir is $MEMBERBIND_ARTIFACTS when set, else a temporary directory.
-func artifactDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("MEMBERBIND_ARTIFACTS")
-	if dir == "" {
-		return t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-// recordCSPViolations runs in every document before the page's own scripts
-// (DevTools-injected scripts are not subject to the page's CSP) and keeps the
-// page's Content-Security-Policy violations where the test can read them.
-const recordCSPViolations = `
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') +
-    ' at ' + e.sourceFile + ':' + e.lineNumber + ' ' + (e.sample || ''));
-});
-`
-
-// tab is one browser tab on the test server, with what its console said.
+// tab is one browser tab on the test server, and what its pages reported.
 type tab struct {
-	ctx context.Context
-
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
+	ctx     context.Context
+	console *testenv.Console
 }
 
 func newTab(t *testing.T, browser context.Context) *tab {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser)
-	t.Cleanup(cancel)
-	tb := &tab{ctx: ctx}
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.console = append(tb.console, m)
-			tb.mu.Unlock()
-		}
-	}()
-	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument,
-			page.AddScriptToEvaluateOnNewDocumentParams{Source: recordCSPViolations})
-		return err
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tb
+	ctx := testenv.Tab(t, browser)
+	return &tab{ctx: ctx, console: testenv.WatchConsole(t, ctx)}
 }
 
 // do runs the actions with a deadline.
@@ -217,34 +146,15 @@ func screenshot(t *testing.T, tb *tab, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(artifactDir(t), name)
-	if err := os.WriteFile(file, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s", file)
+	testenv.SaveArtifact(t, testenv.ArtifactDir(t), name, png)
 }
 
 // checkClean fails on CSP violations, exceptions, and console errors and
 // warnings other than those allowed (by substring).
 func (tb *tab) checkClean(t *testing.T, allowed ...string) {
 	t.Helper()
-	for _, v := range eval[[]string](t, tb, `window.__cspViolations`) {
-		t.Errorf("CSP violation: %s", v)
-	}
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-next:
-	for _, m := range tb.console {
-		t.Logf("console: %s", m)
-		if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleWarning && !m.IsException() {
-			continue
-		}
-		for _, a := range allowed {
-			if strings.Contains(m.Text, a) {
-				continue next
-			}
-		}
-		t.Errorf("console %s (source %q): %s", m.Type, m.Source, m.Text)
+	for _, p := range tb.console.Problems(allowed...) {
+		t.Error(p)
 	}
 }
 
@@ -256,7 +166,7 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	exe := chromium(t)
+	browser := testenv.Browser(t)
 
 	fake := &fakeGraphQL{}
 	h := playground.Handler()
@@ -267,28 +177,6 @@ func TestPlaygroundInBrowser(t *testing.T) {
 	mux.Handle("/graphql", fake)
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1280, 800),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
-	// Start the browser without a deadline: a deadline on the first run
-	// would end the browser with it.
-	if err := chromedp.Do(browser); err != nil {
-		t.Fatalf("start %s: %v", exe, err)
-	}
 
 	t.Run("key from link", func(t *testing.T) {
 		tb := newTab(t, browser)

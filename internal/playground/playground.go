@@ -7,21 +7,16 @@ package playground
 
 import (
 	"bytes"
-	"compress/gzip"
 	"crypto/rand"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
-	"path"
-	"strings"
 	"sync"
-	"time"
+
+	"memberbind/internal/webasset"
 )
 
 // Endpoint is the path of the GraphQL endpoint the playground sends its
@@ -78,117 +73,41 @@ func Handler() http.Handler {
 // site is the playground's handler: the page template and the assets.
 type site struct {
 	page   *template.Template
-	assets map[string]asset // by the path after AssetPrefix, plain and hashed
-}
-
-// asset is an embedded file under one of its two names.
-type asset struct {
-	*file
-	// immutable is set for the hashed name: the content under that name never
-	// changes, so browsers may keep it for good. The plain name is
-	// revalidated on each use.
-	immutable bool
-}
-
-// file is one embedded file.
-type file struct {
-	body        []byte
-	contentType string
-	etag        string
-
-	gzipOnce sync.Once
-	gzipBody []byte
-}
-
-// loadSite builds the handler once; the embedded files never change.
-var loadSite = sync.OnceValue(func() *site {
-	s := &site{assets: make(map[string]asset)}
-	hashed := make(map[string]string) // plain name -> hashed URL
-	err := fs.WalkDir(assetFiles, "assets", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		body, err := assetFiles.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(body)
-		hash := hex.EncodeToString(sum[:])[:12]
-		name := strings.TrimPrefix(p, "assets/")
-		f := &file{body: body, contentType: contentType(name), etag: `"` + hash + `"`}
-		s.assets[name] = asset{file: f}
-		s.assets[hashedName(name, hash)] = asset{file: f, immutable: true}
-		hashed[name] = AssetPrefix + hashedName(name, hash)
-		return nil
-	})
-	if err != nil {
-		panic("playground: read embedded assets: " + err.Error())
-	}
-	s.page = template.Must(template.New("index.html").Funcs(template.FuncMap{
-		"asset": func(name string) (string, error) {
-			u, ok := hashed[name]
-			if !ok {
-				return "", fmt.Errorf("no asset %s", name)
-			}
-			return u, nil
-		},
-	}).Parse(pageSource))
-	// Render once now, so that a page naming a missing asset fails at start
-	// (and in tests) rather than on a request.
-	if err := s.page.Execute(io.Discard, pageData{Endpoint: Endpoint, StyleNonce: "check"}); err != nil {
-		panic("playground: render page: " + err.Error())
-	}
-	return s
-})
-
-// hashedName puts a content hash before the extension of name:
-// graphiql.min.js becomes graphiql.min.<hash>.js.
-func hashedName(name, hash string) string {
-	ext := path.Ext(name)
-	return strings.TrimSuffix(name, ext) + "." + hash + ext
-}
-
-// contentType is by extension, from a fixed table rather than the system's
-// MIME database, so it does not depend on the machine.
-func contentType(name string) string {
-	switch path.Ext(name) {
-	case ".js":
-		return "text/javascript; charset=utf-8"
-	case ".css":
-		return "text/css; charset=utf-8"
-	default: // LICENSE files and notices
-		return "text/plain; charset=utf-8"
-	}
-}
-
-// ServeHTTP implements http.Handler.
-func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	p := r.URL.Path
-	page := p == "/" || p == "/playground" || p == "/playground/"
-	var a asset
-	if name, ok := strings.CutPrefix(p, AssetPrefix); ok {
-		a = s.assets[name]
-	}
-	if !page && a.file == nil {
-		http.NotFound(w, r)
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	if page {
-		s.servePage(w, r)
-		return
-	}
-	a.serve(w, r)
+	assets *webasset.Set
 }
 
 // pageData is what index.html is rendered with.
 type pageData struct {
 	Endpoint   string
 	StyleNonce string
+}
+
+// loadSite builds the handler once; the embedded files never change.
+var loadSite = sync.OnceValue(func() *site {
+	assets, err := webasset.New(assetFiles, "assets", AssetPrefix)
+	if err != nil {
+		panic("playground: read embedded assets: " + err.Error())
+	}
+	page := template.Must(template.New("index.html").Funcs(template.FuncMap{
+		"asset": assets.URL,
+	}).Parse(pageSource))
+	// Render once now, so that a page naming a missing asset fails at start
+	// (and in tests) rather than on a request.
+	if err := page.Execute(io.Discard, pageData{Endpoint: Endpoint, StyleNonce: "check"}); err != nil {
+		panic("playground: render page: " + err.Error())
+	}
+	return &site{page: page, assets: assets}
+})
+
+// ServeHTTP implements http.Handler.
+func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.Path; p != "/" && p != "/playground" && p != "/playground/" {
+		s.assets.ServeHTTP(w, r)
+		return
+	}
+	if webasset.MethodAllowed(w, r) {
+		s.servePage(w, r)
+	}
 }
 
 func (s *site) servePage(w http.ResponseWriter, r *http.Request) {
@@ -201,60 +120,5 @@ func (s *site) servePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", fmt.Sprintf(contentSecurityPolicy, nonce))
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(buf.Bytes()))
-}
-
-func (a asset) serve(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Type", a.contentType)
-	h.Set("X-Content-Type-Options", "nosniff")
-	if a.immutable {
-		h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	} else {
-		h.Set("Cache-Control", "no-cache")
-	}
-	body, etag := a.body, a.etag
-	if len(a.body) >= 1024 {
-		h.Add("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			body = a.gzipped()
-			etag = strings.TrimSuffix(a.etag, `"`) + `-gzip"`
-			h.Set("Content-Encoding", "gzip")
-		}
-	}
-	h.Set("ETag", etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
-}
-
-// gzipped compresses the asset on first use and keeps the result: the
-// vendored bundles shrink to about a third.
-func (f *file) gzipped() []byte {
-	f.gzipOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(f.body) // writes to a bytes.Buffer do not fail
-		zw.Close()
-		f.gzipBody = buf.Bytes()
-	})
-	return f.gzipBody
-}
-
-// acceptsGzip reports whether an Accept-Encoding header value accepts gzip.
-func acceptsGzip(header string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		coding, params, _ := strings.Cut(part, ";")
-		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			continue
-		}
-		q, found := strings.CutPrefix(strings.TrimSpace(params), "q=")
-		return !found || strings.TrimRight(strings.TrimSpace(q), "0.") != ""
-	}
-	return false
+	webasset.ServePage(w, r, fmt.Sprintf(contentSecurityPolicy, nonce), buf.Bytes())
 }

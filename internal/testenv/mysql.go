@@ -1,5 +1,6 @@
 // Package testenv starts and finds what memberbind's tests talk to: a real
-// MySQL-compatible server and a real SMTP server. Only tests import it.
+// MySQL-compatible server (and a migrated store on a fresh database of
+// it), a real SMTP server and a headless browser. Only tests import it.
 package testenv
 
 import (
