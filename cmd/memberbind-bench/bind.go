@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"memberbind/internal/contact"
+	"memberbind/internal/member"
+	"memberbind/internal/mysql"
+)
+
+// bindAndActivate runs figure 3 (bind) and then figure 5 (activate) on
+// the links the binds queued, in one database.
+func (b *bench) bindAndActivate(ctx context.Context) error {
+	f, err := b.newFixture(ctx, "bind")
+	if err != nil {
+		return err
+	}
+	defer f.db.Close()
+	floorDB, err := f.pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer floorDB.Close()
+	// Enough unbound members for both sides at a few thousand binds a
+	// second; a side that runs out stops early and says so.
+	turns := 2 * (b.cfg.Duration + time.Duration(b.cfg.Rounds)*b.cfg.Warmup)
+	n := max(1000, int(4000*turns.Seconds()))
+	s, err := seed(ctx, f.db, seedSpec{OrgID: f.orgID, Members: n})
+	if err != nil {
+		return err
+	}
+	members := newIDPool(s.FirstID, s.LastID)
+
+	bindRate := 0.0
+	if b.cfg.runs("bind") {
+		if bindRate, err = b.bind(ctx, f, floorDB, members); err != nil {
+			return err
+		}
+	}
+	if b.cfg.runs("activate") {
+		return b.activate(ctx, f, floorDB, members, bindRate)
+	}
+	return nil
+}
+
+// bind is figure 3: bindSecurityInfo over HTTP at -clients, each on a
+// fresh member, against its transaction's SQL run straight through sqlx.
+// It returns the faster side's rate.
+func (b *bench) bind(ctx context.Context, f *fixture, floorDB *sqlx.DB, members *idPool) (float64, error) {
+	srv, err := startInProcess(f.st)
+	if err != nil {
+		return 0, err
+	}
+	defer srv.close()
+	c := newClient(srv.URL, f.key, b.cfg.Clients)
+	defer c.close()
+
+	server := func(ctx context.Context, _ int) error {
+		id, err := members.take()
+		if err != nil {
+			return err
+		}
+		_, err = c.mutate(ctx, gqlBody(bindMutation, bindInput(id, bindEmail(id, "bind.example"))))
+		return err
+	}
+	floor, err := bindFloor(floorDB, f, members)
+	if err != nil {
+		return 0, err
+	}
+	if err := server(ctx, 0); err != nil {
+		return 0, err
+	}
+	if err := floor(ctx, 0); err != nil {
+		return 0, fmt.Errorf("floor: %w", err)
+	}
+	srvRes, floorRes := pair(ctx, b.cfg.Clients, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds, server, floor)
+	if err := loadFailed(srvRes, floorRes); err != nil {
+		return 0, err
+	}
+	b.rep.add(row{
+		Figure: "3 bind",
+		What:   fmt.Sprintf("`bindSecurityInfo` over HTTP, %d clients, each on a fresh member (mail queued, not sent)", b.cfg.Clients),
+		Server: throughput(srvRes, "binds/s"),
+		Floor:  throughput(floorRes, "tx/s"),
+		Ratio:  ratio(srvRes.rate(), floorRes.rate()),
+		Goal:   goal{Op: "≥", Bound: 0.6},
+	})
+	return max(srvRes.rate(), floorRes.rate()), nil
+}
+
+// bindFloor returns the floor of a bind: the statements of
+// mysql.Store.BindSecurityInfo on an unbound member, in one transaction,
+// with the values it would write (the same random token and nonce sizes,
+// the same hash). It skips what is Go and not SQL: input validation and
+// the domain's decision.
+func bindFloor(db *sqlx.DB, f *fixture, members *idPool) (op, error) {
+	info, err := contact.Parse("x@bind.example", "+86", "138 0013 8000")
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, _ int) error {
+		id, err := members.take()
+		if err != nil {
+			return err
+		}
+		email := bindEmail(id, "bind.example")
+		return floorBindTx(ctx, db, f.orgID, id, f.actor, email, info.CountryCode, info.Phone)
+	}, nil
+}
+
+func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor member.Actor, email, cc, phone string) error {
+	tok := make([]byte, 32+8)
+	if _, err := rand.Read(tok); err != nil {
+		return err
+	}
+	token := base64.RawURLEncoding.EncodeToString(tok[:32])
+	nonce := hex.EncodeToString(tok[32:])
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	key := member.EmailKey(email)
+
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var m memberRow
+	if err := tx.GetContext(ctx, &m, sqlLockMember, memberID, orgID); err != nil {
+		return fmt.Errorf("lock member %d: %w", memberID, err)
+	}
+	res, err := tx.ExecContext(ctx, sqlInsertBinding, orgID, memberID, email, key, cc, phone, now)
+	if err != nil {
+		return err
+	}
+	bindingID, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlClaimEmail, key, bindingID, orgID, memberID, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlAttachBinding, bindingID, memberID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlRecordEvent, orgID, memberID, bindingID, string(member.EventSubmitted), string(actor),
+		email, sql.NullString{}, now); err != nil {
+		return err
+	}
+	res, err = tx.ExecContext(ctx, sqlInsertLink, orgID, bindingID, mysql.Hash(token), string(member.LinkSubmitted), email, now)
+	if err != nil {
+		return err
+	}
+	linkID, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlQueueMail, orgID, memberID, bindingID, linkID, email, token,
+		fmt.Sprintf("activation.%d.%s@memberbind", linkID, nonce), now, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlCountLink, linkID, bindingID); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// activate is figure 5: POST /activate at -clients, each on a fresh link,
+// against its transaction's SQL run straight through sqlx. The links are
+// those the bind figure queued, made usable as the mail worker makes them:
+// ClaimOutbox, then MarkOutboxSent, which starts their days.
+func (b *bench) activate(ctx context.Context, f *fixture, floorDB *sqlx.DB, members *idPool, bindRate float64) error {
+	// Links for both sides at up to 1.5 times the bind rate (activation
+	// does about as much), or at 1000/s when the bind figure did not run.
+	turns := 2 * (b.cfg.Duration + time.Duration(b.cfg.Rounds)*b.cfg.Warmup)
+	if bindRate == 0 {
+		bindRate = 1000
+	}
+	want := max(500, int(1.5*bindRate*turns.Seconds()))
+	t0 := time.Now()
+	tokens, err := b.links(ctx, f, members, want)
+	if err != nil {
+		return err
+	}
+	b.log.Info("activation links ready", "links", len(tokens), "took", time.Since(t0).Round(time.Millisecond))
+	pool := &tokenPool{tokens: tokens}
+
+	srv, err := startInProcess(f.st)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	c := newClient(srv.URL, f.key, b.cfg.Clients)
+	defer c.close()
+	var activated atomic.Int64
+	server := func(ctx context.Context, _ int) error {
+		token, err := pool.take()
+		if err != nil {
+			return err
+		}
+		if err := c.activate(ctx, token); err != nil {
+			return err
+		}
+		activated.Add(1)
+		return nil
+	}
+	floor := func(ctx context.Context, _ int) error {
+		token, err := pool.take()
+		if err != nil {
+			return err
+		}
+		if err := floorActivateTx(ctx, floorDB, token); err != nil {
+			return err
+		}
+		activated.Add(1)
+		return nil
+	}
+	if err := server(ctx, 0); err != nil {
+		return err
+	}
+	if err := floor(ctx, 0); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	srvRes, floorRes := pair(ctx, b.cfg.Clients, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds, server, floor)
+	if err := loadFailed(srvRes, floorRes); err != nil {
+		return err
+	}
+	// Both sides must have done the real thing: every confirmed link an
+	// activated binding.
+	var n int64
+	if err := f.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM bindings WHERE state = 'ACTIVATED'`); err != nil {
+		return err
+	}
+	if n != activated.Load() {
+		return fmt.Errorf("%d links confirmed but %d bindings activated", activated.Load(), n)
+	}
+	b.rep.add(row{
+		Figure: "5 activate",
+		What:   fmt.Sprintf("`POST /activate` (the Confirm form, HTML answer), %d clients, each on a fresh link", b.cfg.Clients),
+		Server: throughput(srvRes, "activations/s"),
+		Floor:  throughput(floorRes, "tx/s"),
+		Ratio:  ratio(srvRes.rate(), floorRes.rate()),
+		Goal:   goal{Op: "≥", Bound: 0.7},
+	})
+	return nil
+}
+
+// links returns the raw tokens of up to want activation links whose mail
+// counts as accepted, claimed from the outbox and marked sent the way the
+// mail worker does it. Short of queued mail, it binds more members first.
+func (b *bench) links(ctx context.Context, f *fixture, members *idPool, want int) ([]string, error) {
+	var queued int
+	if err := f.db.GetContext(ctx, &queued, `SELECT COUNT(*) FROM outbox WHERE status = 'QUEUED'`); err != nil {
+		return nil, err
+	}
+	if short := want - queued; short > 0 {
+		if err := bindMany(ctx, f, members, short, b.cfg.Clients); err != nil {
+			return nil, err
+		}
+	}
+	const owner = "memberbind-bench"
+	var msgs []member.OutboxMessage
+	for len(msgs) < want {
+		got, err := f.st.ClaimOutbox(ctx, owner, min(1000, want-len(msgs)), time.Hour)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) == 0 {
+			break
+		}
+		msgs = append(msgs, got...)
+	}
+	tokens := make([]string, len(msgs))
+	var next atomic.Int64
+	res := runLoad(ctx, b.cfg.Clients, time.Hour, func(ctx context.Context, _ int) error {
+		i := next.Add(1) - 1
+		if i >= int64(len(msgs)) {
+			return errExhausted
+		}
+		m := msgs[i]
+		if err := f.st.MarkOutboxSent(ctx, m.ID, owner, time.Now()); err != nil {
+			return err
+		}
+		tokens[i] = m.Token
+		return nil
+	})
+	if res.Errors > 0 {
+		return nil, fmt.Errorf("mark links sent: %s", res.failed())
+	}
+	return tokens, ctx.Err()
+}
+
+// bindMany binds n fresh members through the store, from `clients`
+// goroutines: setup, not measured.
+func bindMany(ctx context.Context, f *fixture, members *idPool, n, clients int) error {
+	if int64(n) > members.left() {
+		return fmt.Errorf("need %d unbound members, %d left", n, members.left())
+	}
+	info, err := contact.Parse("x@bind.example", "+86", "138 0013 8000")
+	if err != nil {
+		return err
+	}
+	var done atomic.Int64
+	res := runLoad(ctx, clients, time.Hour, func(ctx context.Context, _ int) error {
+		if done.Add(1) > int64(n) {
+			return errExhausted
+		}
+		id, err := members.take()
+		if err != nil {
+			return err
+		}
+		in := info
+		in.Email = bindEmail(id, "bind.example")
+		_, err = f.st.BindSecurityInfo(ctx, f.orgID, f.actor, id, in)
+		return err
+	})
+	if res.Errors > 0 {
+		return fmt.Errorf("bind members: %s", res.failed())
+	}
+	return ctx.Err()
+}
+
+// floorActivateTx is the floor of an activation: the statements of
+// mysql.Store.Activate on a valid link, in one transaction. It skips what
+// is Go and not SQL: judging the link (it is valid) and the page.
+func floorActivateTx(ctx context.Context, db *sqlx.DB, token string) error {
+	hash := mysql.Hash(token)
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var l linkRow
+	if err := tx.GetContext(ctx, &l, linkSelect, hash); err != nil {
+		return fmt.Errorf("look up link: %w", err)
+	}
+	var m memberRow
+	if err := tx.GetContext(ctx, &m, sqlLockLinkMember, l.MemberID); err != nil {
+		return err
+	}
+	var bd bindingRow
+	if err := tx.GetContext(ctx, &bd, sqlLockBinding, l.BindingID); err != nil {
+		return err
+	}
+	if err := tx.GetContext(ctx, &l, sqlLockLink, hash); err != nil {
+		return err
+	}
+	var org orgRow
+	if err := tx.GetContext(ctx, &org, sqlOrganization, m.OrgID); err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if _, err := tx.ExecContext(ctx, sqlActivateBinding, now, bd.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlSetLoginEmail, bd.Email, m.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlSpendLinks, now, bd.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlCancelMail, bd.ID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlRecordEvent, m.OrgID, m.ID, bd.ID, string(member.EventActivated), string(member.ActorMember),
+		bd.Email, sql.NullString{}, now); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,347 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"memberbind/internal/mail"
+	"memberbind/internal/member"
+	"memberbind/internal/mysql"
+)
+
+// Mail settings of the mail figure: memberbind's defaults.
+const (
+	benchFrom      = "memberbind <no-reply@memberbind.localhost>"
+	benchPublicURL = "https://members.example.com"
+)
+
+// countingOutbox is the store as the mail worker sees it, counting the
+// outcomes it records (the worker's progress, read without polling) and
+// timing the store calls of each mail.
+type countingOutbox struct {
+	*mysql.Store
+	sent     atomic.Int64
+	problems atomic.Int64 // retries and failures
+	target   int64
+	done     chan struct{} // closed when sent reaches target
+	accepted chan time.Time
+
+	claims, claimed     atomic.Int64 // ClaimOutbox calls, and the rows they returned
+	claimTime, markTime atomic.Int64 // in ClaimOutbox and MarkOutboxSent, ns
+
+	failed      atomic.Int64 // mails failed for good
+	mu          sync.Mutex
+	lastProblem string // the reason of the last retry or failure
+}
+
+func (o *countingOutbox) ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error) {
+	t0 := time.Now()
+	msgs, err := o.Store.ClaimOutbox(ctx, owner, limit, lease)
+	o.claimTime.Add(int64(time.Since(t0)))
+	o.claims.Add(1)
+	o.claimed.Add(int64(len(msgs)))
+	return msgs, err
+}
+
+// timedTransport times the sends of a mail.Transport.
+type timedTransport struct {
+	mail.Transport
+	sends, took atomic.Int64
+}
+
+func (t *timedTransport) Send(ctx context.Context, msg *gomail.Msg) error {
+	t0 := time.Now()
+	err := t.Transport.Send(ctx, msg)
+	t.took.Add(int64(time.Since(t0)))
+	t.sends.Add(1)
+	return err
+}
+
+// mean is total/n as a duration.
+func mean(total, n int64) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	return time.Duration(total / n)
+}
+
+func newCountingOutbox(st *mysql.Store, target int) *countingOutbox {
+	return &countingOutbox{Store: st, target: int64(target), done: make(chan struct{}), accepted: make(chan time.Time, 1)}
+}
+
+// MarkOutboxSent records the send and reports its acceptance time, at
+// which the worker stood right after the SMTP server said 250.
+func (o *countingOutbox) MarkOutboxSent(ctx context.Context, id int64, owner string, sentAt time.Time) error {
+	t0 := time.Now()
+	err := o.Store.MarkOutboxSent(ctx, id, owner, sentAt)
+	o.markTime.Add(int64(time.Since(t0)))
+	if err == nil {
+		if o.sent.Add(1) == o.target {
+			close(o.done)
+		}
+		select {
+		case o.accepted <- sentAt:
+		default:
+		}
+	}
+	return err
+}
+
+func (o *countingOutbox) MarkOutboxRetry(ctx context.Context, id int64, owner string, lastError string, next time.Time) error {
+	o.problem(lastError)
+	return o.Store.MarkOutboxRetry(ctx, id, owner, lastError, next)
+}
+
+func (o *countingOutbox) MarkOutboxFailed(ctx context.Context, id int64, owner string, lastError string, at time.Time) error {
+	o.problem(lastError)
+	o.failed.Add(1)
+	return o.Store.MarkOutboxFailed(ctx, id, owner, lastError, at)
+}
+
+func (o *countingOutbox) problem(reason string) {
+	o.problems.Add(1)
+	o.mu.Lock()
+	o.lastProblem = reason
+	o.mu.Unlock()
+}
+
+// mail is figure 4: -mails queued activation mails delivered to Mailpit by
+// mail.Worker, against go-mail sending the same rendered messages over as
+// many pooled connections (mail.Sender); then the time from a bind over
+// HTTP to its mail's acceptance, one bind at a time, with the worker woken
+// by the store's commit as cmd/memberbind wires it.
+func (b *bench) mail(ctx context.Context) error {
+	f, err := b.newFixture(ctx, "mail")
+	if err != nil {
+		return err
+	}
+	defer f.db.Close()
+	s, err := seed(ctx, f.db, seedSpec{OrgID: f.orgID, Members: b.cfg.Mails + b.cfg.LatencySamples})
+	if err != nil {
+		return err
+	}
+	members := newIDPool(s.FirstID, s.LastID)
+	t0 := time.Now()
+	if err := bindMany(ctx, f, members, b.cfg.Mails, b.cfg.Clients); err != nil {
+		return err
+	}
+	b.log.Info("mail queued", "mails", b.cfg.Mails, "took", time.Since(t0).Round(time.Millisecond))
+	smtp, err := mail.ParseSMTPURL(b.mailpit.SMTPURL)
+	if err != nil {
+		return err
+	}
+
+	// The floor's messages are the worker's: claimed, rendered as the
+	// worker renders them, and given back.
+	const floorOwner = "memberbind-bench-floor"
+	var msgs []member.OutboxMessage
+	for len(msgs) < b.cfg.Mails {
+		got, err := f.st.ClaimOutbox(ctx, floorOwner, 1000, time.Hour)
+		if err != nil {
+			return err
+		}
+		if len(got) == 0 {
+			break
+		}
+		msgs = append(msgs, got...)
+	}
+	if len(msgs) != b.cfg.Mails {
+		return fmt.Errorf("%d mails queued, want %d", len(msgs), b.cfg.Mails)
+	}
+	t0 = time.Now()
+	rendered := make([]*gomail.Msg, len(msgs))
+	for i, m := range msgs {
+		now := time.Now()
+		if rendered[i], err = mail.Render(m, mail.RenderOptions{
+			PublicURL: benchPublicURL, From: benchFrom, ExpiresAt: now.Add(member.DefaultPolicy().ActivationTTL), Now: now,
+		}); err != nil {
+			return err
+		}
+	}
+	renderEach := time.Since(t0) / time.Duration(len(msgs))
+	if err := f.st.ReleaseOutbox(ctx, floorOwner); err != nil {
+		return err
+	}
+
+	if err := b.mailpit.clear(ctx); err != nil {
+		return err
+	}
+	floorTook, floorSend, err := sendAll(ctx, smtp, b.cfg.MailConns, rendered)
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if err := b.expectMail(ctx, b.cfg.Mails); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if err := b.mailpit.clear(ctx); err != nil {
+		return err
+	}
+
+	outbox := newCountingOutbox(f.st, b.cfg.Mails)
+	sender, err := mail.NewSender(smtp, b.cfg.MailConns)
+	if err != nil {
+		return err
+	}
+	defer sender.Close()
+	transport := &timedTransport{Transport: sender}
+	w, err := mail.NewWorker(mail.WorkerOptions{
+		Outbox: outbox, Sender: transport, From: benchFrom, PublicURL: benchPublicURL,
+		Concurrency: b.cfg.MailConns, Logger: benchLogger(),
+	})
+	if err != nil {
+		return err
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	ran := make(chan error, 1)
+	waits0, waited0 := b.dbs.rowLockWaits(ctx)
+	t0 = time.Now()
+	go func() { ran <- w.Run(runCtx) }()
+	// A temporary failure is retried after its backoff and still counts
+	// when it is sent; a permanent one would leave the figure waiting.
+	check := time.NewTicker(time.Second)
+	defer check.Stop()
+wait:
+	for {
+		select {
+		case <-outbox.done:
+			break wait
+		case err := <-ran:
+			return fmt.Errorf("mail worker stopped: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-check.C:
+			if outbox.failed.Load() > 0 {
+				outbox.mu.Lock()
+				defer outbox.mu.Unlock()
+				return fmt.Errorf("the worker failed %d mails for good, the last: %s", outbox.failed.Load(), outbox.lastProblem)
+			}
+		}
+	}
+	workerTook := time.Since(t0)
+	waits1, waited1 := b.dbs.rowLockWaits(ctx)
+	if n := outbox.problems.Load(); n > 0 {
+		outbox.mu.Lock()
+		b.rep.note("The mail worker retried %d sends after a temporary failure (the last: %s); their backoff is in its time.", n, outbox.lastProblem)
+		outbox.mu.Unlock()
+	}
+	if err := b.expectMail(ctx, b.cfg.Mails); err != nil {
+		return err
+	}
+	workerRate, floorRate := float64(b.cfg.Mails)/workerTook.Seconds(), float64(b.cfg.Mails)/floorTook.Seconds()
+	b.rep.add(row{
+		Figure: "4 mail",
+		What: fmt.Sprintf("%d queued activation mails delivered to Mailpit by `mail.Worker`, %d connections; floor: go-mail (`mail.Sender`) sending the same `mail.Render`ed messages",
+			b.cfg.Mails, b.cfg.MailConns),
+		Server: fmt.Sprintf("%.0f mails/s (%s)", workerRate, workerTook.Round(time.Millisecond)),
+		Floor:  fmt.Sprintf("%.0f mails/s (%s)", floorRate, floorTook.Round(time.Millisecond)),
+		Ratio:  ratio(workerRate, floorRate),
+		Goal:   goal{Op: "≥", Bound: 0.8},
+	})
+	b.rep.note("Rendering one activation mail (`mail.Render`, outside the floor's timing) takes %s of CPU.", ms(renderEach))
+	b.rep.note("Where the mail worker's time goes, per mail (%d in flight at most): ClaimOutbox %s per call (%d calls for %d rows), "+
+		"the SMTP send %s, MarkOutboxSent %s; the floor's send takes %s.",
+		b.cfg.MailConns, ms(mean(outbox.claimTime.Load(), outbox.claims.Load())), outbox.claims.Load(), outbox.claimed.Load(),
+		ms(mean(transport.took.Load(), transport.sends.Load())), ms(mean(outbox.markTime.Load(), outbox.sent.Load())), ms(floorSend))
+	b.rep.note("While the worker delivered them, the database server counted %d InnoDB row lock waits, %s waited in all "+
+		"(server-wide counters: anything else running on the server adds to them).", waits1-waits0, (waited1 - waited0).Round(time.Millisecond))
+
+	// Bind to accepted, at light load: one bind at a time over HTTP, the
+	// worker woken by the store when the bind commits.
+	for len(outbox.accepted) > 0 {
+		<-outbox.accepted
+	}
+	st := mysql.New(f.db, mysql.Options{})
+	st.OnOutbox = w.Notify
+	srv, err := startInProcess(st)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	c := newClient(srv.URL, f.key, 1)
+	defer c.close()
+	var lat []time.Duration
+	for range b.cfg.LatencySamples {
+		id, err := members.take()
+		if err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if _, err := c.mutate(ctx, gqlBody(bindMutation, bindInput(id, bindEmail(id, "mail.example")))); err != nil {
+			return err
+		}
+		select {
+		case at := <-outbox.accepted:
+			lat = append(lat, at.Sub(t0))
+		case <-time.After(time.Minute):
+			return fmt.Errorf("the mail of member %d was not accepted within a minute", id)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	stop()
+	if err := <-ran; err != nil {
+		return err
+	}
+	p99 := percentile(lat, 99)
+	b.rep.add(row{
+		Figure: "4 mail",
+		What:   fmt.Sprintf("bind to accepted: `bindSecurityInfo` over HTTP until Mailpit accepted its mail, one at a time (%d binds)", b.cfg.LatencySamples),
+		Server: fmt.Sprintf("p50 %s · p99 %s", ms(percentile(lat, 50)), ms(p99)),
+		Floor:  fmt.Sprintf("the worker's poll interval: %s", mail.DefaultPollInterval),
+		Ratio:  ratio(float64(p99), float64(mail.DefaultPollInterval)),
+		Goal:   goal{Text: "not set by the poll interval: p99 < 1/10 of it", Met: p99 < mail.DefaultPollInterval/10},
+	})
+	return nil
+}
+
+// sendAll sends msgs over a mail.Sender of conns connections from conns
+// goroutines and returns how long it took, and one send on average.
+func sendAll(ctx context.Context, smtp mail.SMTPConfig, conns int, msgs []*gomail.Msg) (took, each time.Duration, err error) {
+	sender, err := mail.NewSender(smtp, conns)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer sender.Close()
+	var next atomic.Int64
+	t0 := time.Now()
+	res := runLoad(ctx, conns, time.Hour, func(ctx context.Context, _ int) error {
+		i := next.Add(1) - 1
+		if i >= int64(len(msgs)) {
+			return errExhausted
+		}
+		return sender.Send(ctx, msgs[i])
+	})
+	took = time.Since(t0)
+	if res.Errors > 0 {
+		return 0, 0, fmt.Errorf("send: %s", res.failed())
+	}
+	var total time.Duration
+	for _, d := range res.Lat {
+		total += d
+	}
+	return took, mean(int64(total), int64(len(res.Lat))), ctx.Err()
+}
+
+// expectMail waits (briefly) until Mailpit holds n messages.
+func (b *bench) expectMail(ctx context.Context, n int) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := b.mailpit.total(ctx)
+		if err != nil {
+			return err
+		}
+		if got == n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("Mailpit holds %d messages, want %d", got, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

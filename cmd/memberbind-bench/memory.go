@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// memory is figure 6: the real binary, built with -tags noembed, started
+// as memberbind is deployed (MEMBERBIND_DATABASE_DSN, MEMBERBIND_SMTP_URL,
+// MEMBERBIND_LISTEN), under the loads of the other figures in turn: reads,
+// binds (whose mail its worker delivers to Mailpit meanwhile) and
+// activations of the links read back from Mailpit. Its peak RSS is the
+// kernel's high-water mark, VmHWM.
+func (b *bench) memory(ctx context.Context) error {
+	dir, err := os.MkdirTemp("", "memberbind-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	bin := b.cfg.Bin
+	if bin == "" {
+		if bin, err = buildNoembed(ctx, dir); err != nil {
+			return err
+		}
+	}
+	dsn, err := b.dbs.create(ctx, "memory")
+	if err != nil {
+		return err
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	env := []string{
+		"MEMBERBIND_DATABASE_DSN=" + dsn,
+		"MEMBERBIND_SMTP_URL=" + b.mailpit.SMTPURL,
+		"MEMBERBIND_LISTEN=" + addr,
+		"MEMBERBIND_PUBLIC_URL=http://" + addr,
+	}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "MEMBERBIND_") {
+			env = append(env, kv)
+		}
+	}
+
+	// `org create` migrates the database too.
+	orgCmd := exec.CommandContext(ctx, bin, "org", "create", "Bench memory")
+	orgCmd.Env = env
+	out, err := orgCmd.Output()
+	if err != nil {
+		return fmt.Errorf("%s org create: %w", bin, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	key := strings.TrimSpace(lines[len(lines)-1])
+
+	db, err := openMigrated(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var orgID int64
+	if err := db.GetContext(ctx, &orgID, `SELECT id FROM organizations`); err != nil {
+		return err
+	}
+	// Older members to bind, then the newest, half bound, which the reads
+	// page through.
+	bindable, err := seed(ctx, db, seedSpec{OrgID: orgID, Members: max(1000, int(4000*b.cfg.MemDuration.Seconds()))})
+	if err != nil {
+		return err
+	}
+	if _, err := seed(ctx, db, seedSpec{OrgID: orgID, Members: 1000, BindEvery: 2, Domain: "memory.example"}); err != nil {
+		return err
+	}
+	if err := b.mailpit.clear(ctx); err != nil {
+		return err
+	}
+
+	logFile, err := os.Create(filepath.Join(dir, "memberbind.log"))
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	defer stopProcess(cmd, exited)
+	base := "http://" + addr
+	if err := waitHTTP(ctx, base+"/readyz", 30*time.Second, exited); err != nil {
+		return fmt.Errorf("memberbind: %w (log: %s)", err, tail(logFile.Name()))
+	}
+	pid := cmd.Process.Pid
+	hwm := func() int64 { return procField(fmt.Sprintf("/proc/%d/status", pid), "VmHWM") }
+	steps := []string{fmt.Sprintf("started: %s", mib(hwm()))}
+
+	c := newClient(base, key, b.cfg.Clients)
+	defer c.close()
+	body := gqlBody(membersQuery, map[string]any{"first": 100})
+	reads := runLoad(ctx, b.cfg.Clients, b.cfg.MemDuration, func(ctx context.Context, _ int) error {
+		_, err := c.post(ctx, body)
+		return err
+	})
+	if s := reads.failed(); s != "" {
+		return fmt.Errorf("reads: %s", s)
+	}
+	steps = append(steps, fmt.Sprintf("after reads of 100 members (%.0f/s): %s", reads.rate(), mib(hwm())))
+
+	members := newIDPool(bindable.FirstID, bindable.LastID)
+	binds := runLoad(ctx, b.cfg.Clients, b.cfg.MemDuration, func(ctx context.Context, _ int) error {
+		id, err := members.take()
+		if err != nil {
+			return err
+		}
+		_, err = c.mutate(ctx, gqlBody(bindMutation, bindInput(id, bindEmail(id, "memory.example"))))
+		return err
+	})
+	if s := binds.failed(); s != "" {
+		return fmt.Errorf("binds: %s", s)
+	}
+	t0 := time.Now()
+	if err := drainOutbox(ctx, db, 5*time.Minute); err != nil {
+		return err
+	}
+	steps = append(steps, fmt.Sprintf("after %d binds (%.0f/s) and their mail (all sent %s after the last bind): %s",
+		binds.N, binds.rate(), time.Since(t0).Round(time.Millisecond), mib(hwm())))
+
+	tokens, err := b.tokensFromMailpit(ctx, min(binds.N, max(500, int(500*b.cfg.MemDuration.Seconds()))))
+	if err != nil {
+		return err
+	}
+	pool := &tokenPool{tokens: tokens}
+	acts := runLoad(ctx, b.cfg.Clients, b.cfg.MemDuration, func(ctx context.Context, _ int) error {
+		token, err := pool.take()
+		if err != nil {
+			return err
+		}
+		return c.activate(ctx, token)
+	})
+	if s := acts.failed(); s != "" {
+		return fmt.Errorf("activations: %s", s)
+	}
+	peak := hwm()
+	steps = append(steps, fmt.Sprintf("after %d activations (%.0f/s) of links read from the mails: %s", acts.N, acts.rate(), mib(peak)))
+
+	stopProcess(cmd, exited)
+	if cmd.ProcessState != nil && !cmd.ProcessState.Success() {
+		return fmt.Errorf("memberbind exited with %s (log: %s)", cmd.ProcessState, tail(logFile.Name()))
+	}
+	const bound = 40e6 // bytes
+	b.rep.add(row{
+		Figure: "6 memory",
+		What:   "peak RSS (VmHWM) of the real binary, built `-tags noembed`, through reads, binds with their mail, and activations",
+		Server: mib(peak),
+		Floor:  "—",
+		Ratio:  ratio(0, 0),
+		Goal:   goal{Op: "≤", Bound: 40, Unit: "MB", Value: float64(peak*1024) / 1e6},
+	})
+	b.rep.note("Peak RSS of the real binary (figure 6), step by step: %s.", strings.Join(steps, "; "))
+	return nil
+}
+
+// mib renders a size in kB (as /proc gives it) in MiB and MB.
+func mib(kb int64) string {
+	return fmt.Sprintf("%.1f MiB (%.1f MB)", float64(kb)/1024, float64(kb*1024)/1e6)
+}
+
+// buildNoembed builds cmd/memberbind with -tags noembed into dir.
+func buildNoembed(ctx context.Context, dir string) (string, error) {
+	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(gomod)))
+	bin := filepath.Join(dir, "memberbind")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "noembed", "-o", bin, "./cmd/memberbind")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build -tags noembed ./cmd/memberbind: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// drainOutbox waits until no mail is waiting to be sent.
+func drainOutbox(ctx context.Context, db interface {
+	GetContext(context.Context, any, string, ...any) error
+}, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		var n int
+		if err := db.GetContext(ctx, &n, `SELECT COUNT(*) FROM outbox WHERE status IN ('QUEUED', 'RETRYING')`); err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d mails still unsent after %s", n, within)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// linkToken finds the token of an activation link in a mail's text.
+var linkToken = regexp.MustCompile(`/activate\?token=([A-Za-z0-9_-]{43})`)
+
+// tokensFromMailpit reads the activation links of up to n mails from
+// Mailpit, as the members would.
+func (b *bench) tokensFromMailpit(ctx context.Context, n int) ([]string, error) {
+	ids, err := b.mailpit.ids(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	tokens := make([]string, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for i, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			text, err := b.mailpit.text(ctx, id)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			m := linkToken.FindStringSubmatch(text)
+			if m == nil {
+				errs[i] = fmt.Errorf("mail %s holds no activation link", id)
+				return
+			}
+			tokens[i] = m[1]
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return tokens, nil
+}
+
+// tail returns the last lines of a log file, for an error message.
+func tail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	var lines []string
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		lines = append(lines, s.Text())
+		if len(lines) > 20 {
+			lines = lines[1:]
+		}
+	}
+	return strings.Join(lines, "\n")
+}

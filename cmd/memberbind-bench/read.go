@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"memberbind/internal/mysql"
+)
+
+// read is figure 1: a page of 50 members with their security information
+// and its delivery, over HTTP, against the SQL the resolvers issue for it
+// run straight through sqlx, both at -clients.
+func (b *bench) read(ctx context.Context) error {
+	f, err := b.newFixture(ctx, "read")
+	if err != nil {
+		return err
+	}
+	defer f.db.Close()
+	if _, err := seed(ctx, f.db, seedSpec{OrgID: f.orgID, Members: b.cfg.ReadMembers, BindEvery: 2, Domain: "read.example"}); err != nil {
+		return err
+	}
+	srv, err := startInProcess(f.st)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	c := newClient(srv.URL, f.key, b.cfg.Clients)
+	defer c.close()
+	floorDB, err := f.pool(ctx)
+	if err != nil {
+		return err
+	}
+	defer floorDB.Close()
+
+	const first = 50
+	body := gqlBody(membersQuery, map[string]any{"first": first})
+	got, err := c.post(ctx, body)
+	if err != nil {
+		return err
+	}
+	if _, err := checkPage(got, first, b.cfg.ReadMembers, true); err != nil {
+		return err
+	}
+	server := func(ctx context.Context, _ int) error {
+		_, err := c.post(ctx, body)
+		return err
+	}
+	floor := readFloor(floorDB, f.key, first)
+	if err := floor(ctx, 0); err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	srvRes, floorRes := pair(ctx, b.cfg.Clients, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds, server, floor)
+	if err := loadFailed(srvRes, floorRes); err != nil {
+		return err
+	}
+	// Where the memory of such a load goes, in this process: the pages of
+	// 100 members the memory figure reads from the real binary.
+	body100 := gqlBody(membersQuery, map[string]any{"first": 100})
+	page100, err := c.post(ctx, body100)
+	if err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	peaks := samplePeaks(stop)
+	r100 := runLoad(ctx, b.cfg.Clients, min(b.cfg.Duration/2, 5*time.Second), func(ctx context.Context, _ int) error {
+		_, err := c.post(ctx, body100)
+		return err
+	})
+	close(stop)
+	p := <-peaks
+	if s := r100.failed(); s != "" {
+		return fmt.Errorf("pages of 100: %s", s)
+	}
+	b.rep.note("Reading pages of 100 members (%.0f KB of JSON each) at %d clients from the in-process server (%.0f req/s, Go CPU %s each), this process peaked at "+
+		"%d goroutines, %.1f MiB of goroutine stacks and %.1f MiB of heap objects (server, load generator and Go runtime together).",
+		float64(len(page100))/1000, b.cfg.Clients, r100.rate(), ms(r100.cpuPerOp()), p.Goroutines, float64(p.Stacks)/(1<<20), float64(p.Objects)/(1<<20))
+
+	b.rep.add(row{
+		Figure: "1 read",
+		What:   fmt.Sprintf("`members(first: 50)` with `totalCount`, `securityInfo` and its `delivery` (the console's fields), over HTTP, %d clients", b.cfg.Clients),
+		Server: throughput(srvRes, "req/s"),
+		Floor:  throughput(floorRes, "pages/s"),
+		Ratio:  ratio(srvRes.rate(), floorRes.rate()),
+		Goal:   goal{Op: "≥", Bound: 0.7},
+	})
+	return nil
+}
+
+// readFloor is what the resolvers of membersQuery ask the database, as
+// directly as possible: the API key lookup, the total, the page with its
+// bindings and their newest mail, and the page's link sends (one batch,
+// for nextResendAllowedAt and resendsRemaining).
+func readFloor(db *sqlx.DB, key string, first int) op {
+	return func(ctx context.Context, _ int) error {
+		var org authRow
+		if err := db.GetContext(ctx, &org, sqlAuthenticate, mysql.Hash(key)); err != nil {
+			return fmt.Errorf("authenticate: %w", err)
+		}
+		var total int
+		if err := db.GetContext(ctx, &total, sqlCountMembers, org.ID); err != nil {
+			return fmt.Errorf("count members: %w", err)
+		}
+		var rows []memberRow
+		if err := db.SelectContext(ctx, &rows, sqlPageMembers, org.ID, first+1); err != nil {
+			return fmt.Errorf("list members: %w", err)
+		}
+		rows = rows[:min(len(rows), first)]
+		var bindings []int64
+		for _, r := range rows {
+			if r.BID.Valid {
+				bindings = append(bindings, r.BID.Int64)
+			}
+		}
+		if len(bindings) == 0 {
+			return nil
+		}
+		q, args, err := sqlx.In(sqlSends, bindings)
+		if err != nil {
+			return err
+		}
+		var sends []sendRow
+		if err := db.SelectContext(ctx, &sends, q, args...); err != nil {
+			return fmt.Errorf("read link sends: %w", err)
+		}
+		return nil
+	}
+}
+
+// loadFailed turns failures of either side of a figure into an error: a
+// figure measured on failing requests means nothing.
+func loadFailed(server, floor result) error {
+	if s := server.failed(); s != "" {
+		return fmt.Errorf("memberbind side: %s", s)
+	}
+	if s := floor.failed(); s != "" {
+		return fmt.Errorf("floor side: %s", s)
+	}
+	return nil
+}
