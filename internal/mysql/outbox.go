@@ -71,14 +71,25 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease 
 	now := s.Now()
 	var msgs []member.OutboxMessage
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// One status per statement: with an equality on status the
+		// (status, next_attempt_at) index yields the rows in order, where
+		// an IN list scanned and sorted the table and kept every row it
+		// read locked until commit.
 		var ids []int64
-		err := tx.SelectContext(ctx, &ids, `
-			SELECT id FROM outbox
-			WHERE status IN ('QUEUED', 'RETRYING') AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-			ORDER BY next_attempt_at, id LIMIT ?
-			FOR UPDATE SKIP LOCKED`, now, now, limit)
-		if err != nil {
-			return fmt.Errorf("claim outbox rows: %w", err)
+		for _, status := range []string{"QUEUED", "RETRYING"} {
+			if len(ids) >= limit {
+				break
+			}
+			var more []int64
+			err := tx.SelectContext(ctx, &more, `
+				SELECT id FROM outbox
+				WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+				ORDER BY next_attempt_at, id LIMIT ?
+				FOR UPDATE SKIP LOCKED`, status, now, now, limit-len(ids))
+			if err != nil {
+				return fmt.Errorf("claim %s outbox rows: %w", status, err)
+			}
+			ids = append(ids, more...)
 		}
 		if len(ids) == 0 {
 			return nil
