@@ -229,3 +229,20 @@ func eventCursor(e *member.Event) string {
 	}
 	return encodeID(kindEventCursor, e.ID)
 }
+
+// securityInfo runs a mutation that takes security information: it
+// validates the input (R11) and calls change for the request's
+// organization.
+func (r *mutationResolver) securityInfo(ctx context.Context, input model.SecurityInfoInput,
+	change func(ctx context.Context, orgID int64, actor member.Actor, memberID int64, info member.SecurityInfo) (*member.Member, error),
+) (*model.MemberPayload, error) {
+	org, actor, err := orgOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, info, err := securityInfoInput(input)
+	if err != nil {
+		return payload(r.current(ctx, org.ID, id), err)
+	}
+	return payload(change(ctx, org.ID, actor, id, info))
+}

@@ -128,28 +128,12 @@ func (r *mutationResolver) InviteMember(ctx context.Context, input model.InviteM
 
 // BindSecurityInfo is the resolver for the bindSecurityInfo field.
 func (r *mutationResolver) BindSecurityInfo(ctx context.Context, input model.SecurityInfoInput) (*model.MemberPayload, error) {
-	org, actor, err := orgOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, info, err := securityInfoInput(input)
-	if err != nil {
-		return payload(r.current(ctx, org.ID, id), err)
-	}
-	return payload(r.Service.BindSecurityInfo(ctx, org.ID, actor, id, info))
+	return r.securityInfo(ctx, input, r.Service.BindSecurityInfo)
 }
 
 // UpdateSecurityInfo is the resolver for the updateSecurityInfo field.
 func (r *mutationResolver) UpdateSecurityInfo(ctx context.Context, input model.SecurityInfoInput) (*model.MemberPayload, error) {
-	org, actor, err := orgOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, info, err := securityInfoInput(input)
-	if err != nil {
-		return payload(r.current(ctx, org.ID, id), err)
-	}
-	return payload(r.Service.UpdateSecurityInfo(ctx, org.ID, actor, id, info))
+	return r.securityInfo(ctx, input, r.Service.UpdateSecurityInfo)
 }
 
 // ResendActivationLink is the resolver for the resendActivationLink field.
@@ -167,15 +151,7 @@ func (r *mutationResolver) ResendActivationLink(ctx context.Context, input model
 
 // RebindSecurityInfo is the resolver for the rebindSecurityInfo field.
 func (r *mutationResolver) RebindSecurityInfo(ctx context.Context, input model.SecurityInfoInput) (*model.MemberPayload, error) {
-	org, actor, err := orgOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, info, err := securityInfoInput(input)
-	if err != nil {
-		return payload(r.current(ctx, org.ID, id), err)
-	}
-	return payload(r.Service.RebindSecurityInfo(ctx, org.ID, actor, id, info))
+	return r.securityInfo(ctx, input, r.Service.RebindSecurityInfo)
 }
 
 // RemoveMember is the resolver for the removeMember field.

@@ -3,13 +3,11 @@ package signin
 import (
 	"bytes"
 	"embed"
-	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
 	"time"
 
-	"memberbind/internal/member"
 	"memberbind/internal/webpage"
 )
 
@@ -54,25 +52,7 @@ var templateFS embed.FS
 
 // pages holds one parsed template per language and page: the shared
 // layout, the language's common parts, and the page's "title" and "body".
-var pages = parsePages()
-
-func parsePages() map[string]map[string]*template.Template {
-	out := make(map[string]map[string]*template.Template)
-	for _, lang := range member.Langs {
-		out[lang] = make(map[string]*template.Template)
-		for _, name := range pageNames {
-			t := template.Must(webpage.Layout().ParseFS(templateFS,
-				"templates/"+lang+"/common.html", "templates/"+lang+"/"+name+".html"))
-			for _, part := range []string{"title", "body"} {
-				if t.Lookup(part) == nil {
-					panic(fmt.Sprintf("signin: templates/%s/%s.html defines no %q", lang, name, part))
-				}
-			}
-			out[lang][name] = t
-		}
-	}
-	return out
-}
+var pages = webpage.ParsePages(templateFS, pageNames)
 
 // pageData is what a page template is given. Every string is plain text:
 // html/template escapes it wherever it lands.

@@ -16,11 +16,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"memberbind/internal/member"
 )
 
 //go:embed layout.html style.css
@@ -180,4 +183,26 @@ func ParseAddr(s string) netip.Addr {
 		return a.Unmap()
 	}
 	return netip.Addr{}
+}
+
+// ParsePages parses one template per language and page from fsys: the
+// shared layout, the language's templates/LANG/common.html and the page's
+// templates/LANG/NAME.html, which must define "title" and "body". It
+// panics on a missing part: pages are embedded, so that is a build fault.
+func ParsePages(fsys fs.FS, names []string) map[string]map[string]*template.Template {
+	out := make(map[string]map[string]*template.Template)
+	for _, lang := range member.Langs {
+		out[lang] = make(map[string]*template.Template)
+		for _, name := range names {
+			t := template.Must(Layout().ParseFS(fsys,
+				"templates/"+lang+"/common.html", "templates/"+lang+"/"+name+".html"))
+			for _, part := range []string{"title", "body"} {
+				if t.Lookup(part) == nil {
+					panic(fmt.Sprintf("templates/%s/%s.html defines no %q", lang, name, part))
+				}
+			}
+			out[lang][name] = t
+		}
+	}
+	return out
 }
