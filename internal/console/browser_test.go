@@ -279,6 +279,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	if f := tb.focused(); !strings.HasPrefix(f, "input[name=email]") {
 		t.Errorf("focus in the bind dialog is on %q, want the email field", f)
 	}
+	// The note tells the organization's link lifetime (15 days by default).
+	if note := eval[string](tb, `[...document.querySelectorAll('#dialog .notes li')].map(li => li.textContent).join(' | ')`); !strings.Contains(note, "It expires 15 days after it is sent") {
+		t.Errorf("the bind dialog's notes say %q, want the link lifetime of the policy (15 days)", note)
+	}
 	if cc := eval[string](tb, `document.querySelector('#dialog input[name=countryCode]').value`); cc != "+86" {
 		t.Errorf("country code starts as %q, want +86", cc)
 	}

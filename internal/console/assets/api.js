@@ -28,7 +28,7 @@ const payloadFields = `member { ...MemberFields } userErrors { code message fiel
 
 const membersQuery = `
 query ConsoleMembers($first: Int!, $after: String, $filter: MemberFilter) {
-  organization { id name language }
+  organization { id name language policy { activationTTLSeconds } }
   members(first: $first, after: $after, filter: $filter) {
     totalCount
     pageInfo { hasNextPage endCursor }

@@ -21,6 +21,7 @@ const state = {
   // shown. Keyset pages can only be walked, so going back pops.
   cursors: [null],
   conn: null, // the last members connection shown
+  policy: null, // the organization's binding policy, from the last list read
   seq: 0, // the newest list request; older answers are dropped
   focusAfterLoad: null, // a member id whose row takes the focus once drawn
   toastTimer: null,
@@ -187,6 +188,7 @@ async function loadList() {
   const org = $('org-name');
   org.textContent = data.organization.name;
   org.hidden = false;
+  state.policy = data.organization.policy;
   // A page emptied by a removal: show the one before it.
   if (data.members.edges.length === 0 && state.cursors.length > 1) {
     state.cursors.pop();
@@ -325,6 +327,10 @@ function applyFilters() {
 
 const app = {
   client,
+  /** policy is the organization's binding policy, or null before the first read. */
+  policy() {
+    return state.policy;
+  },
   toast,
   failed,
   changed() {

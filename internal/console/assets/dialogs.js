@@ -4,7 +4,7 @@
 // view of the one modal <dialog>; the seed's console walk-through names them.
 
 import { $, h, uid } from './dom.js';
-import { has, sentence, t, userErrorMessage } from './i18n.js';
+import { formatDuration, has, sentence, t, userErrorMessage } from './i18n.js';
 import {
   alertBox, busy, clearFieldErrors, closeDialog, dl, field, maskPhone, openDialog, plusCode,
   showAlert, showUserErrors, statusBadge, timeEl, tn, viewOpen,
@@ -114,6 +114,15 @@ function nationalNumber(si) {
 }
 
 /**
+ * linkNote says how long an activation link lives: the organization's
+ * policy when the list has been read, the service's default otherwise.
+ */
+function linkNote(policy) {
+  if (!policy) return t('bind.noteLink');
+  return t('bind.noteLinkTTL', { ttl: formatDuration(policy.activationTTLSeconds) });
+}
+
+/**
  * bindView is the "Bind security information" form: bindSecurityInfo for
  * an unbound member, rebindSecurityInfo ("Bind again") for a failed one.
  */
@@ -133,7 +142,7 @@ function bindView(app, m, mode, notice) {
     rebind && si ? h('li', { class: 'note-strong', text: t('bind.rebindNote', { email: si.email }) }) : null,
     h('li', { text: t('bind.noteUnique') }),
     h('li', { text: t('bind.noteModify') }),
-    h('li', { text: t('bind.noteLink') }));
+    h('li', { text: linkNote(app.policy()) }));
   const form = h('form', { class: 'form', novalidate: true, dataset: { form: mode } },
     ...f.nodes,
     h('div', { class: 'dialog-actions' }, cancelButton(), submit));

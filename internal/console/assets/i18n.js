@@ -97,6 +97,7 @@ export const catalogs = {
     'bind.noteUnique': 'Each email address can be bound to only one member account.',
     'bind.noteModify': 'Before it is activated, the security information can be modified only a limited number of times (3 by default), so enter it correctly.',
     'bind.noteLink': 'After you submit, an activation link is sent to the email. It expires 15 days (by default) after it is sent: the member must click it in time.',
+    'bind.noteLinkTTL': 'After you submit, an activation link is sent to the email. It expires {ttl} after it is sent: the member must click it in time.',
     'bind.rebindNote': 'The email {email} failed to activate and can’t be bound again: enter a new email.',
     'bind.done': 'Security information of {name} submitted. An activation link will be sent to {email}.',
 
@@ -302,6 +303,7 @@ export const catalogs = {
     'bind.noteUnique': '每个邮箱只能绑定一个成员账号。',
     'bind.noteModify': '激活前安全信息只能修改有限次数（默认 3 次），请准确填写。',
     'bind.noteLink': '提交后，激活链接将发送到该邮箱，发送后 15 天（默认）过期，请成员及时点击。',
+    'bind.noteLinkTTL': '提交后，激活链接将发送到该邮箱，发送后 {ttl}过期，请成员及时点击。',
     'bind.rebindNote': '邮箱 {email} 激活失败，不能再次绑定，请填写新的邮箱。',
     'bind.done': '已提交 {name} 的安全信息，激活链接将发送到 {email}。',
 
@@ -494,6 +496,16 @@ export function formatTime(iso) {
     year: 'numeric', month: 'short', day: 'numeric',
     hour: '2-digit', minute: '2-digit', timeZoneName: 'short',
   }).format(d);
+}
+
+/**
+ * formatDuration is a number of seconds in the largest whole unit that
+ * divides it: 1296000 is "15 days" in English and "15天" in Chinese.
+ */
+export function formatDuration(seconds) {
+  const units = [['day', 86400], ['hour', 3600], ['minute', 60], ['second', 1]];
+  const [unit, size] = units.find(([, n]) => seconds % n === 0) || units[units.length - 1];
+  return new Intl.NumberFormat(current, { style: 'unit', unit, unitDisplay: 'long' }).format(seconds / size);
 }
 
 /**
