@@ -13,7 +13,6 @@ type ctxKey int
 const (
 	orgKey ctxKey = iota
 	actorKey
-	loadersKey
 )
 
 // withOrg returns ctx carrying the authenticated organization and actor.

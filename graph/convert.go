@@ -2,12 +2,12 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vikstrous/dataloadgen"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"memberbind/graph/model"
 	"memberbind/internal/contact"
@@ -16,28 +16,69 @@ import (
 
 // payload turns a service result into a MemberPayload: business failures
 // become userErrors beside the member as it stands; anything else is a
-// fault for the error presenter.
-func payload(m *member.Member, err error) (*model.MemberPayload, error) {
-	p := &model.MemberPayload{Member: m, UserErrors: []*model.UserError{}}
-	if err == nil {
+// fault for the error presenter. It takes the result whole, as in
+// r.payload(ctx)(r.Service.RemoveMember(...)).
+func (r *Resolver) payload(ctx context.Context) func(*member.Member, error) (*model.MemberPayload, error) {
+	return func(m *member.Member, err error) (*model.MemberPayload, error) {
+		derr, ok := member.AsError(err)
+		if err != nil && !ok {
+			return nil, err
+		}
+		shown, serr := r.show(ctx, m)
+		if serr != nil {
+			return nil, serr
+		}
+		p := &model.MemberPayload{Member: shown[0], UserErrors: []*model.UserError{}}
+		if err == nil {
+			return p, nil
+		}
+		ue := &model.UserError{Code: model.UserErrorCode(derr.Code), Message: derr.Message, RetryAt: derr.RetryAt}
+		if len(derr.Field) > 0 {
+			ue.Field = append([]string{"input"}, derr.Field...)
+		}
+		p.UserErrors = append(p.UserErrors, ue)
 		return p, nil
 	}
-	derr, ok := member.AsError(err)
-	if !ok {
+}
+
+// sendFields are the SecurityInfo fields derived from the binding's link
+// sends (R6), which the member read does not bring.
+var sendFields = []string{"nextResendAllowedAt", "resendsRemaining"}
+
+// show wraps members for the schema, under the service's policy (a nil
+// member stays nil). When the request asks, anywhere below the field being
+// resolved, for a field derived from link sends, it loads the sends of
+// every member's binding in one query: a page costs the same number of
+// queries whatever its size, and every field resolves inline.
+func (r *Resolver) show(ctx context.Context, members ...*member.Member) ([]*model.Member, error) {
+	p := r.Service.Policy()
+	out := make([]*model.Member, len(members))
+	var bindings []int64
+	for i, m := range members {
+		out[i] = model.NewMember(m, p)
+		if m != nil && m.Binding != nil {
+			bindings = append(bindings, m.Binding.ID)
+		}
+	}
+	if len(bindings) == 0 || !selects(ctx, sendFields...) {
+		return out, nil
+	}
+	sends, err := r.Service.Sends(ctx, bindings)
+	if err != nil {
 		return nil, err
 	}
-	ue := &model.UserError{Code: model.UserErrorCode(derr.Code), Message: derr.Message, RetryAt: derr.RetryAt}
-	if len(derr.Field) > 0 {
-		ue.Field = append([]string{"input"}, derr.Field...)
+	for _, m := range out {
+		if m != nil && m.Binding != nil {
+			m.SetSends(sends[m.Binding.ID])
+		}
 	}
-	p.UserErrors = append(p.UserErrors, ue)
-	return p, nil
+	return out, nil
 }
 
 // memberID decodes a member id given in an input; an id that is not one
 // is a member that cannot be found.
 func memberID(s string) (int64, error) {
-	id, ok := decodeID(kindMember, s)
+	id, ok := model.DecodeID(model.KindMember, s)
 	if !ok {
 		return 0, member.FieldErrorf(member.CodeMemberNotFound, "memberId", "no such member in this organization")
 	}
@@ -64,41 +105,13 @@ func pageQuery(first *int, after *string, cursorKind string) (member.PageQuery, 
 		return q, member.FieldErrorf(member.CodeInvalidInput, "first", "first must be between 0 and %d, got %d", member.MaxPageSize, q.First)
 	}
 	if after != nil && *after != "" {
-		id, ok := decodeID(cursorKind, *after)
+		id, ok := model.DecodeID(cursorKind, *after)
 		if !ok {
 			return q, member.FieldErrorf(member.CodeInvalidInput, "after", "after is not a cursor of this list")
 		}
 		q.After = id
 	}
 	return q, nil
-}
-
-func stringPtr(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// sends are the creation times of a binding's links.
-func sends(ctx context.Context, info *model.SecurityInfo) ([]time.Time, error) {
-	s, err := loadersOf(ctx).sends.Load(ctx, info.ID)
-	if err != nil && !errors.Is(err, dataloadgen.ErrNotFound) {
-		return nil, err
-	}
-	return s, nil
-}
-
-// resendsRemaining is how many more times the binding's link may be sent.
-func resendsRemaining(ctx context.Context, svc member.Service, info *model.SecurityInfo) (int, error) {
-	if info.Status(info.AsOf) != member.StatusPending {
-		return 0, nil
-	}
-	s, err := sends(ctx, info)
-	if err != nil {
-		return 0, err
-	}
-	return max(0, svc.Policy().ResendsTotal-len(s)), nil
 }
 
 func policy(p member.Policy) *model.Policy {
@@ -108,23 +121,6 @@ func policy(p member.Policy) *model.Policy {
 		ResendsPerHour:       p.ResendsPerHour,
 		ResendsTotal:         p.ResendsTotal,
 	}
-}
-
-// nextResendAllowedAt is when the binding may send its link again, or nil
-// when it may now, or never.
-func nextResendAllowedAt(ctx context.Context, svc member.Service, info *model.SecurityInfo) (*time.Time, error) {
-	if info.Status(info.AsOf) != member.StatusPending {
-		return nil, nil
-	}
-	sends, err := sends(ctx, info)
-	if err != nil {
-		return nil, err
-	}
-	next, ok := member.NextSend(sends, info.AsOf, svc.Policy())
-	if ok || next.IsZero() {
-		return nil, nil
-	}
-	return &next, nil
 }
 
 func deref(s *string) string {
@@ -145,18 +141,6 @@ func (r *mutationResolver) current(ctx context.Context, orgID, id int64) *member
 		return nil
 	}
 	return m
-}
-
-// delivery is the delivery of the newest link's mail.
-func delivery(ctx context.Context, info *model.SecurityInfo) (*member.Delivery, error) {
-	if info.Delivery != nil {
-		return info.Delivery, nil
-	}
-	d, err := loadersOf(ctx).deliveries.Load(ctx, info.NewestLinkID)
-	if errors.Is(err, dataloadgen.ErrNotFound) {
-		return &member.Delivery{LinkID: info.NewestLinkID, Status: member.DeliveryQueued}, nil
-	}
-	return d, err
 }
 
 // requested reports whether the client asked for the field at path below
@@ -183,51 +167,32 @@ func requested(ctx context.Context, path ...string) bool {
 	return true
 }
 
-// primeLoaders loads, in one batch each, what the page's members will ask
-// their loaders for, so that a page costs the same number of queries
-// whatever its size and however its field resolvers are scheduled.
-func primeLoaders(ctx context.Context, members []*member.Member) error {
-	info := []string{"edges", "node", "securityInfo"}
-	var bindings []int64
-	for _, m := range members {
-		if m.Binding != nil {
-			bindings = append(bindings, m.Binding.ID)
-		}
+// selects reports whether the client asked for any of the named fields
+// anywhere below the field being resolved, through fragments too.
+func selects(ctx context.Context, names ...string) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return true
 	}
-	if len(bindings) == 0 {
-		return nil
-	}
-	l := loadersOf(ctx)
-	if requested(ctx, append(info, "nextResendAllowedAt")...) || requested(ctx, append(info, "resendsRemaining")...) {
-		if _, err := l.sends.LoadAll(ctx, bindings); err != nil && !notFoundOnly(err) {
-			return err
-		}
-	}
-	return nil
+	return selectsIn(graphql.GetOperationContext(ctx), fc.Field.Selections, names)
 }
 
-// notFoundOnly reports whether a LoadAll error only says that some keys
-// have no value.
-func notFoundOnly(err error) bool {
-	var errs dataloadgen.ErrorSlice
-	if !errors.As(err, &errs) {
-		return errors.Is(err, dataloadgen.ErrNotFound)
-	}
-	for _, e := range errs {
-		if e != nil && !errors.Is(e, dataloadgen.ErrNotFound) {
-			return false
+func selectsIn(op *graphql.OperationContext, sel ast.SelectionSet, names []string) bool {
+	for _, f := range graphql.CollectFields(op, sel, nil) {
+		if slices.Contains(names, f.Name) || selectsIn(op, f.Selections, names) {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // eventCursor is the cursor of an event. An event derived rather than
 // stored (a binding's expiry) comes before every stored one.
 func eventCursor(e *member.Event) string {
 	if e.ID == 0 {
-		return encodeID(kindEventCursor, math.MaxInt64)
+		return model.EncodeID(model.KindEventCursor, math.MaxInt64)
 	}
-	return encodeID(kindEventCursor, e.ID)
+	return model.EncodeID(model.KindEventCursor, e.ID)
 }
 
 // securityInfo runs a mutation that takes security information: it
@@ -242,7 +207,7 @@ func (r *mutationResolver) securityInfo(ctx context.Context, input model.Securit
 	}
 	id, info, err := securityInfoInput(input)
 	if err != nil {
-		return payload(r.current(ctx, org.ID, id), err)
+		return r.payload(ctx)(r.current(ctx, org.ID, id), err)
 	}
-	return payload(change(ctx, org.ID, actor, id, info))
+	return r.payload(ctx)(change(ctx, org.ID, actor, id, info))
 }

@@ -29,13 +29,10 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
-	MailDelivery() MailDeliveryResolver
 	Member() MemberResolver
-	MemberEvent() MemberEventResolver
 	Mutation() MutationResolver
 	Organization() OrganizationResolver
 	Query() QueryResolver
-	SecurityInfo() SecurityInfoResolver
 }
 
 type DirectiveRoot struct {
@@ -165,29 +162,8 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
-type MailDeliveryResolver interface {
-	Status(ctx context.Context, obj *member.Delivery) (model.MailDeliveryStatus, error)
-
-	LastError(ctx context.Context, obj *member.Delivery) (*string, error)
-}
 type MemberResolver interface {
-	ID(ctx context.Context, obj *member.Member) (string, error)
-
-	MemberType(ctx context.Context, obj *member.Member) (model.MemberType, error)
-	Remark(ctx context.Context, obj *member.Member) (*string, error)
-
-	BindStatus(ctx context.Context, obj *member.Member) (model.BindStatus, error)
-	SecurityInfo(ctx context.Context, obj *member.Member) (*model.SecurityInfo, error)
-	LoginEmail(ctx context.Context, obj *member.Member) (*string, error)
-	Removal(ctx context.Context, obj *member.Member) (*model.Removal, error)
-	Events(ctx context.Context, obj *member.Member, first *int, after *string) (*model.MemberEventConnection, error)
-}
-type MemberEventResolver interface {
-	ID(ctx context.Context, obj *member.Event) (string, error)
-	Kind(ctx context.Context, obj *member.Event) (model.MemberEventKind, error)
-	Actor(ctx context.Context, obj *member.Event) (string, error)
-	Email(ctx context.Context, obj *member.Event) (*string, error)
-	Detail(ctx context.Context, obj *member.Event) (*string, error)
+	Events(ctx context.Context, obj *model.Member, first *int, after *string) (*model.MemberEventConnection, error)
 }
 type MutationResolver interface {
 	CreateMember(ctx context.Context, input model.CreateMemberInput) (*model.MemberPayload, error)
@@ -207,16 +183,8 @@ type OrganizationResolver interface {
 }
 type QueryResolver interface {
 	Organization(ctx context.Context) (*member.Organization, error)
-	Member(ctx context.Context, id string) (*member.Member, error)
+	Member(ctx context.Context, id string) (*model.Member, error)
 	Members(ctx context.Context, first *int, after *string, filter *model.MemberFilter) (*model.MemberConnection, error)
-}
-type SecurityInfoResolver interface {
-	Status(ctx context.Context, obj *model.SecurityInfo) (model.BindStatus, error)
-
-	ModificationsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error)
-	NextResendAllowedAt(ctx context.Context, obj *model.SecurityInfo) (*time.Time, error)
-	ResendsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error)
-	Delivery(ctx context.Context, obj *model.SecurityInfo) (*member.Delivery, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1657,7 +1625,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
-func (ec *executionContext) _MailDelivery_status(ctx context.Context, field graphql.CollectedField, obj *member.Delivery) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailDelivery_status(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1666,7 +1634,7 @@ func (ec *executionContext) _MailDelivery_status(ctx context.Context, field grap
 			return ec.fieldContext_MailDelivery_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MailDelivery().Status(ctx, obj)
+			return obj.Status(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.MailDeliveryStatus) graphql.Marshaler {
@@ -1677,10 +1645,10 @@ func (ec *executionContext) _MailDelivery_status(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_MailDelivery_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MailDelivery", field, true, true, "MailDeliveryStatus")
+	return graphql.NewScalarFieldContext("MailDelivery", field, true, false, "MailDeliveryStatus")
 }
 
-func (ec *executionContext) _MailDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *member.Delivery) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1703,7 +1671,7 @@ func (ec *executionContext) fieldContext_MailDelivery_attempts(_ context.Context
 	return graphql.NewScalarFieldContext("MailDelivery", field, false, false, "Int")
 }
 
-func (ec *executionContext) _MailDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *member.Delivery) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1712,7 +1680,7 @@ func (ec *executionContext) _MailDelivery_lastError(ctx context.Context, field g
 			return ec.fieldContext_MailDelivery_lastError(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MailDelivery().LastError(ctx, obj)
+			return obj.LastError(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1723,10 +1691,10 @@ func (ec *executionContext) _MailDelivery_lastError(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_MailDelivery_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MailDelivery", field, true, true, "String")
+	return graphql.NewScalarFieldContext("MailDelivery", field, true, false, "String")
 }
 
-func (ec *executionContext) _MailDelivery_sentAt(ctx context.Context, field graphql.CollectedField, obj *member.Delivery) (ret graphql.Marshaler) {
+func (ec *executionContext) _MailDelivery_sentAt(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1749,7 +1717,7 @@ func (ec *executionContext) fieldContext_MailDelivery_sentAt(_ context.Context, 
 	return graphql.NewScalarFieldContext("MailDelivery", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Member_id(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_id(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1758,7 +1726,7 @@ func (ec *executionContext) _Member_id(ctx context.Context, field graphql.Collec
 			return ec.fieldContext_Member_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().ID(ctx, obj)
+			return obj.ID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -1769,10 +1737,10 @@ func (ec *executionContext) _Member_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Member_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("Member", field, true, false, "ID")
 }
 
-func (ec *executionContext) _Member_name(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_name(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1795,7 +1763,7 @@ func (ec *executionContext) fieldContext_Member_name(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Member", field, false, false, "String")
 }
 
-func (ec *executionContext) _Member_memberType(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_memberType(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1804,7 +1772,7 @@ func (ec *executionContext) _Member_memberType(ctx context.Context, field graphq
 			return ec.fieldContext_Member_memberType(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().MemberType(ctx, obj)
+			return obj.MemberType(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.MemberType) graphql.Marshaler {
@@ -1815,10 +1783,10 @@ func (ec *executionContext) _Member_memberType(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Member_memberType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, "MemberType")
+	return graphql.NewScalarFieldContext("Member", field, true, false, "MemberType")
 }
 
-func (ec *executionContext) _Member_remark(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_remark(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1827,7 +1795,7 @@ func (ec *executionContext) _Member_remark(ctx context.Context, field graphql.Co
 			return ec.fieldContext_Member_remark(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().Remark(ctx, obj)
+			return obj.Remark(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1838,10 +1806,10 @@ func (ec *executionContext) _Member_remark(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Member_remark(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Member", field, true, false, "String")
 }
 
-func (ec *executionContext) _Member_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1864,7 +1832,7 @@ func (ec *executionContext) fieldContext_Member_createdAt(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Member", field, false, false, "Time")
 }
 
-func (ec *executionContext) _Member_bindStatus(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_bindStatus(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1873,7 +1841,7 @@ func (ec *executionContext) _Member_bindStatus(ctx context.Context, field graphq
 			return ec.fieldContext_Member_bindStatus(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().BindStatus(ctx, obj)
+			return obj.BindStatus(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.BindStatus) graphql.Marshaler {
@@ -1884,10 +1852,10 @@ func (ec *executionContext) _Member_bindStatus(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Member_bindStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, "BindStatus")
+	return graphql.NewScalarFieldContext("Member", field, true, false, "BindStatus")
 }
 
-func (ec *executionContext) _Member_securityInfo(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_securityInfo(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1896,7 +1864,7 @@ func (ec *executionContext) _Member_securityInfo(ctx context.Context, field grap
 			return ec.fieldContext_Member_securityInfo(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().SecurityInfo(ctx, obj)
+			return obj.SecurityInfo(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.SecurityInfo) graphql.Marshaler {
@@ -1911,7 +1879,7 @@ func (ec *executionContext) fieldContext_Member_securityInfo(_ context.Context, 
 		Object:     "Member",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SecurityInfo(ctx, field)
 		},
@@ -1919,7 +1887,7 @@ func (ec *executionContext) fieldContext_Member_securityInfo(_ context.Context, 
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_loginEmail(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_loginEmail(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1928,7 +1896,7 @@ func (ec *executionContext) _Member_loginEmail(ctx context.Context, field graphq
 			return ec.fieldContext_Member_loginEmail(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().LoginEmail(ctx, obj)
+			return obj.LoginEmail(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -1939,10 +1907,10 @@ func (ec *executionContext) _Member_loginEmail(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Member_loginEmail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, true, "String")
+	return graphql.NewScalarFieldContext("Member", field, true, false, "String")
 }
 
-func (ec *executionContext) _Member_removal(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_removal(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -1951,7 +1919,7 @@ func (ec *executionContext) _Member_removal(ctx context.Context, field graphql.C
 			return ec.fieldContext_Member_removal(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Member().Removal(ctx, obj)
+			return obj.Removal(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Removal) graphql.Marshaler {
@@ -1966,7 +1934,7 @@ func (ec *executionContext) fieldContext_Member_removal(_ context.Context, field
 		Object:     "Member",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Removal(ctx, field)
 		},
@@ -1974,7 +1942,7 @@ func (ec *executionContext) fieldContext_Member_removal(_ context.Context, field
 	return fc, nil
 }
 
-func (ec *executionContext) _Member_events(ctx context.Context, field graphql.CollectedField, obj *member.Member) (ret graphql.Marshaler) {
+func (ec *executionContext) _Member_events(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2140,8 +2108,8 @@ func (ec *executionContext) _MemberEdge_node(ctx context.Context, field graphql.
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *member.Member) graphql.Marshaler {
-			return ec.marshalNMember2ᚖmemberbindᚋinternalᚋmemberᚐMember(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖmemberbindᚋgraphᚋmodelᚐMember(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2160,7 +2128,7 @@ func (ec *executionContext) fieldContext_MemberEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _MemberEvent_id(ctx context.Context, field graphql.CollectedField, obj *member.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _MemberEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2169,7 +2137,7 @@ func (ec *executionContext) _MemberEvent_id(ctx context.Context, field graphql.C
 			return ec.fieldContext_MemberEvent_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MemberEvent().ID(ctx, obj)
+			return obj.ID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2180,10 +2148,10 @@ func (ec *executionContext) _MemberEvent_id(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_MemberEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MemberEvent", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("MemberEvent", field, true, false, "ID")
 }
 
-func (ec *executionContext) _MemberEvent_kind(ctx context.Context, field graphql.CollectedField, obj *member.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _MemberEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2192,7 +2160,7 @@ func (ec *executionContext) _MemberEvent_kind(ctx context.Context, field graphql
 			return ec.fieldContext_MemberEvent_kind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MemberEvent().Kind(ctx, obj)
+			return obj.Kind(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.MemberEventKind) graphql.Marshaler {
@@ -2203,10 +2171,10 @@ func (ec *executionContext) _MemberEvent_kind(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_MemberEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MemberEvent", field, true, true, "MemberEventKind")
+	return graphql.NewScalarFieldContext("MemberEvent", field, true, false, "MemberEventKind")
 }
 
-func (ec *executionContext) _MemberEvent_actor(ctx context.Context, field graphql.CollectedField, obj *member.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _MemberEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2215,7 +2183,7 @@ func (ec *executionContext) _MemberEvent_actor(ctx context.Context, field graphq
 			return ec.fieldContext_MemberEvent_actor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MemberEvent().Actor(ctx, obj)
+			return obj.Actor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -2226,10 +2194,10 @@ func (ec *executionContext) _MemberEvent_actor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_MemberEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MemberEvent", field, true, true, "String")
+	return graphql.NewScalarFieldContext("MemberEvent", field, true, false, "String")
 }
 
-func (ec *executionContext) _MemberEvent_email(ctx context.Context, field graphql.CollectedField, obj *member.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _MemberEvent_email(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2238,7 +2206,7 @@ func (ec *executionContext) _MemberEvent_email(ctx context.Context, field graphq
 			return ec.fieldContext_MemberEvent_email(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MemberEvent().Email(ctx, obj)
+			return obj.Email(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2249,10 +2217,10 @@ func (ec *executionContext) _MemberEvent_email(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_MemberEvent_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MemberEvent", field, true, true, "String")
+	return graphql.NewScalarFieldContext("MemberEvent", field, true, false, "String")
 }
 
-func (ec *executionContext) _MemberEvent_detail(ctx context.Context, field graphql.CollectedField, obj *member.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _MemberEvent_detail(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2261,7 +2229,7 @@ func (ec *executionContext) _MemberEvent_detail(ctx context.Context, field graph
 			return ec.fieldContext_MemberEvent_detail(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.MemberEvent().Detail(ctx, obj)
+			return obj.Detail(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -2272,10 +2240,10 @@ func (ec *executionContext) _MemberEvent_detail(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_MemberEvent_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MemberEvent", field, true, true, "String")
+	return graphql.NewScalarFieldContext("MemberEvent", field, true, false, "String")
 }
 
-func (ec *executionContext) _MemberEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *member.Event) (ret graphql.Marshaler) {
+func (ec *executionContext) _MemberEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -2397,8 +2365,8 @@ func (ec *executionContext) _MemberEventEdge_node(ctx context.Context, field gra
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *member.Event) graphql.Marshaler {
-			return ec.marshalNMemberEvent2ᚖmemberbindᚋinternalᚋmemberᚐEvent(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MemberEvent) graphql.Marshaler {
+			return ec.marshalNMemberEvent2ᚖmemberbindᚋgraphᚋmodelᚐMemberEvent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2429,8 +2397,8 @@ func (ec *executionContext) _MemberPayload_member(ctx context.Context, field gra
 			return obj.Member, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *member.Member) graphql.Marshaler {
-			return ec.marshalOMember2ᚖmemberbindᚋinternalᚋmemberᚐMember(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖmemberbindᚋgraphᚋmodelᚐMember(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3096,8 +3064,8 @@ func (ec *executionContext) _Query_member(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Query().Member(ctx, fc.Args["id"].(string))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *member.Member) graphql.Marshaler {
-			return ec.marshalOMember2ᚖmemberbindᚋinternalᚋmemberᚐMember(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalOMember2ᚖmemberbindᚋgraphᚋmodelᚐMember(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3371,7 +3339,7 @@ func (ec *executionContext) _SecurityInfo_status(ctx context.Context, field grap
 			return ec.fieldContext_SecurityInfo_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SecurityInfo().Status(ctx, obj)
+			return obj.Status(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v model.BindStatus) graphql.Marshaler {
@@ -3382,7 +3350,7 @@ func (ec *executionContext) _SecurityInfo_status(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_SecurityInfo_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SecurityInfo", field, true, true, "BindStatus")
+	return graphql.NewScalarFieldContext("SecurityInfo", field, true, false, "BindStatus")
 }
 
 func (ec *executionContext) _SecurityInfo_submittedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
@@ -3486,7 +3454,7 @@ func (ec *executionContext) _SecurityInfo_modificationsRemaining(ctx context.Con
 			return ec.fieldContext_SecurityInfo_modificationsRemaining(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SecurityInfo().ModificationsRemaining(ctx, obj)
+			return obj.ModificationsRemaining(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -3497,7 +3465,7 @@ func (ec *executionContext) _SecurityInfo_modificationsRemaining(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_SecurityInfo_modificationsRemaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SecurityInfo", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("SecurityInfo", field, true, false, "Int")
 }
 
 func (ec *executionContext) _SecurityInfo_nextResendAllowedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
@@ -3509,7 +3477,7 @@ func (ec *executionContext) _SecurityInfo_nextResendAllowedAt(ctx context.Contex
 			return ec.fieldContext_SecurityInfo_nextResendAllowedAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SecurityInfo().NextResendAllowedAt(ctx, obj)
+			return obj.NextResendAllowedAt(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -3520,7 +3488,7 @@ func (ec *executionContext) _SecurityInfo_nextResendAllowedAt(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_SecurityInfo_nextResendAllowedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SecurityInfo", field, true, true, "Time")
+	return graphql.NewScalarFieldContext("SecurityInfo", field, true, false, "Time")
 }
 
 func (ec *executionContext) _SecurityInfo_resendsRemaining(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
@@ -3532,7 +3500,7 @@ func (ec *executionContext) _SecurityInfo_resendsRemaining(ctx context.Context, 
 			return ec.fieldContext_SecurityInfo_resendsRemaining(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SecurityInfo().ResendsRemaining(ctx, obj)
+			return obj.ResendsRemaining(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
@@ -3543,7 +3511,7 @@ func (ec *executionContext) _SecurityInfo_resendsRemaining(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_SecurityInfo_resendsRemaining(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SecurityInfo", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("SecurityInfo", field, true, false, "Int")
 }
 
 func (ec *executionContext) _SecurityInfo_delivery(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
@@ -3555,11 +3523,11 @@ func (ec *executionContext) _SecurityInfo_delivery(ctx context.Context, field gr
 			return ec.fieldContext_SecurityInfo_delivery(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SecurityInfo().Delivery(ctx, obj)
+			return obj.Delivery(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *member.Delivery) graphql.Marshaler {
-			return ec.marshalNMailDelivery2ᚖmemberbindᚋinternalᚋmemberᚐDelivery(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.MailDelivery) graphql.Marshaler {
+			return ec.marshalNMailDelivery2ᚖmemberbindᚋgraphᚋmodelᚐMailDelivery(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3570,7 +3538,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_delivery(_ context.Context
 		Object:     "SecurityInfo",
 		Field:      field,
 		IsMethod:   true,
-		IsResolver: true,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MailDelivery(ctx, field)
 		},
@@ -5012,7 +4980,7 @@ func UnmarshalSecurityInfoInput(ctx context.Context, raw any) (model.SecurityInf
 
 var mailDeliveryImplementors = []string{"MailDelivery"}
 
-func (ec *executionContext) _MailDelivery(ctx context.Context, sel ast.SelectionSet, obj *member.Delivery) graphql.Marshaler {
+func (ec *executionContext) _MailDelivery(ctx context.Context, sel ast.SelectionSet, obj *model.MailDelivery) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, mailDeliveryImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -5022,26 +4990,24 @@ func (ec *executionContext) _MailDelivery(ctx context.Context, sel ast.Selection
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MailDelivery")
 		case "status":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MailDelivery_status(ctx, field, obj)
-				})
+			out.Values[i] = ec._MailDelivery_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "attempts":
 			out.Values[i] = ec._MailDelivery_attempts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "lastError":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MailDelivery_lastError(ctx, field, obj)
-				})
+			out.Values[i] = ec._MailDelivery_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "sentAt":
 			out.Values[i] = ec._MailDelivery_sentAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5062,7 +5028,7 @@ func (ec *executionContext) _MailDelivery(ctx context.Context, sel ast.Selection
 
 var memberImplementors = []string{"Member"}
 
-func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *member.Member) graphql.Marshaler {
+func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, obj *model.Member) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, memberImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -5072,57 +5038,50 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Member")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Member_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._Member_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "name":
 			out.Values[i] = ec._Member_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "memberType":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Member_memberType(ctx, field, obj)
-				})
+			out.Values[i] = ec._Member_memberType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "remark":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Member_remark(ctx, field, obj)
-				})
+			out.Values[i] = ec._Member_remark(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "createdAt":
 			out.Values[i] = ec._Member_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "bindStatus":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Member_bindStatus(ctx, field, obj)
-				})
+			out.Values[i] = ec._Member_bindStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "securityInfo":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Member_securityInfo(ctx, field, obj)
-				})
+			out.Values[i] = ec._Member_securityInfo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "loginEmail":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Member_loginEmail(ctx, field, obj)
-				})
+			out.Values[i] = ec._Member_loginEmail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "removal":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Member_removal(ctx, field, obj)
-				})
+			out.Values[i] = ec._Member_removal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "events":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -5229,7 +5188,7 @@ func (ec *executionContext) _MemberEdge(ctx context.Context, sel ast.SelectionSe
 
 var memberEventImplementors = []string{"MemberEvent"}
 
-func (ec *executionContext) _MemberEvent(ctx context.Context, sel ast.SelectionSet, obj *member.Event) graphql.Marshaler {
+func (ec *executionContext) _MemberEvent(ctx context.Context, sel ast.SelectionSet, obj *model.MemberEvent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, memberEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -5239,39 +5198,34 @@ func (ec *executionContext) _MemberEvent(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("MemberEvent")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MemberEvent_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._MemberEvent_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "kind":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MemberEvent_kind(ctx, field, obj)
-				})
+			out.Values[i] = ec._MemberEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "actor":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MemberEvent_actor(ctx, field, obj)
-				})
+			out.Values[i] = ec._MemberEvent_actor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "email":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MemberEvent_email(ctx, field, obj)
-				})
+			out.Values[i] = ec._MemberEvent_email(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "detail":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._MemberEvent_detail(ctx, field, obj)
-				})
+			out.Values[i] = ec._MemberEvent_detail(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "occurredAt":
 			out.Values[i] = ec._MemberEvent_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -5751,68 +5705,63 @@ func (ec *executionContext) _SecurityInfo(ctx context.Context, sel ast.Selection
 		case "email":
 			out.Values[i] = ec._SecurityInfo_email(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "countryCode":
 			out.Values[i] = ec._SecurityInfo_countryCode(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "phone":
 			out.Values[i] = ec._SecurityInfo_phone(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "status":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SecurityInfo_status(ctx, field, obj)
-				})
+			out.Values[i] = ec._SecurityInfo_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "submittedAt":
 			out.Values[i] = ec._SecurityInfo_submittedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "activatedAt":
 			out.Values[i] = ec._SecurityInfo_activatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "linkSentAt":
 			out.Values[i] = ec._SecurityInfo_linkSentAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "linkExpiresAt":
 			out.Values[i] = ec._SecurityInfo_linkExpiresAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "modificationsRemaining":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SecurityInfo_modificationsRemaining(ctx, field, obj)
-				})
+			out.Values[i] = ec._SecurityInfo_modificationsRemaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "nextResendAllowedAt":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SecurityInfo_nextResendAllowedAt(ctx, field, obj)
-				})
+			out.Values[i] = ec._SecurityInfo_nextResendAllowedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "resendsRemaining":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SecurityInfo_resendsRemaining(ctx, field, obj)
-				})
+			out.Values[i] = ec._SecurityInfo_resendsRemaining(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "delivery":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SecurityInfo_delivery(ctx, field, obj)
-				})
+			out.Values[i] = ec._SecurityInfo_delivery(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -6302,7 +6251,7 @@ func (ec *executionContext) unmarshalNInviteMemberInput2memberbindᚋgraphᚋmod
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMailDelivery2ᚖmemberbindᚋinternalᚋmemberᚐDelivery(ctx context.Context, sel ast.SelectionSet, v *member.Delivery) graphql.Marshaler {
+func (ec *executionContext) marshalNMailDelivery2ᚖmemberbindᚋgraphᚋmodelᚐMailDelivery(ctx context.Context, sel ast.SelectionSet, v *model.MailDelivery) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MailDelivery!")
 		return graphql.Null
@@ -6320,7 +6269,7 @@ func (ec *executionContext) marshalNMailDeliveryStatus2memberbindᚋgraphᚋmode
 	return v
 }
 
-func (ec *executionContext) marshalNMember2ᚖmemberbindᚋinternalᚋmemberᚐMember(ctx context.Context, sel ast.SelectionSet, v *member.Member) graphql.Marshaler {
+func (ec *executionContext) marshalNMember2ᚖmemberbindᚋgraphᚋmodelᚐMember(ctx context.Context, sel ast.SelectionSet, v *model.Member) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Member!")
 		return graphql.Null
@@ -6360,7 +6309,7 @@ func (ec *executionContext) marshalNMemberEdge2ᚖmemberbindᚋgraphᚋmodelᚐM
 	return ec._MemberEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNMemberEvent2ᚖmemberbindᚋinternalᚋmemberᚐEvent(ctx context.Context, sel ast.SelectionSet, v *member.Event) graphql.Marshaler {
+func (ec *executionContext) marshalNMemberEvent2ᚖmemberbindᚋgraphᚋmodelᚐMemberEvent(ctx context.Context, sel ast.SelectionSet, v *model.MemberEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MemberEvent!")
 		return graphql.Null
@@ -6767,7 +6716,7 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
-func (ec *executionContext) marshalOMember2ᚖmemberbindᚋinternalᚋmemberᚐMember(ctx context.Context, sel ast.SelectionSet, v *member.Member) graphql.Marshaler {
+func (ec *executionContext) marshalOMember2ᚖmemberbindᚋgraphᚋmodelᚐMember(ctx context.Context, sel ast.SelectionSet, v *model.Member) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

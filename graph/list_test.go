@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"memberbind/graph"
 	"memberbind/internal/member"
@@ -105,8 +106,8 @@ func reverse(s []string) []string {
 }
 
 // TestMembersPageQueryCount counts the SQL statements a members page
-// costs: the same for 10, 50 and 100 members, since the fields that follow
-// a key load through dataloaders.
+// costs: the same for 10, 50 and 100 members, since what the member read
+// does not bring (the link sends) is loaded for the whole page at once.
 func TestMembersPageQueryCount(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, member.Policy{})
@@ -221,5 +222,46 @@ func TestTransports(t *testing.T) {
 	res.Body.Close()
 	if res.StatusCode == http.StatusOK {
 		t.Errorf("a body over %d bytes was accepted", graph.MaxBodyBytes)
+	}
+}
+
+// TestSendFieldsThroughFragments asks for the fields derived from link
+// sends through a named fragment, an inline fragment and an alias, in a
+// list, a member and a payload: wherever they are asked for, the sends are
+// loaded, and the answer is the same.
+func TestSendFieldsThroughFragments(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{ActivationTTL: 15 * 24 * time.Hour, MaxModifications: 3, ResendsPerHour: 5, ResendsTotal: 20})
+	id := a.create("Alice")
+	wantCode(t, a.bind(id, "alice@example.com"), "")
+	a.deliverAll()
+	const frag = `fragment Sends on SecurityInfo { left: resendsRemaining ... on SecurityInfo { nextResendAllowedAt } }`
+	remaining := func(where string, si any) {
+		t.Helper()
+		m, _ := si.(map[string]any)
+		if m == nil || m["left"] != float64(19) {
+			t.Errorf("%s: securityInfo = %v, want left = 19 (20 sends, 1 made)", where, si)
+		}
+	}
+	list := a.do(`{ members(first: 5) { edges { node { securityInfo { ...Sends } } } } } `+frag, nil)
+	edges := list["members"].(map[string]any)["edges"].([]any)
+	remaining("members", edges[0].(map[string]any)["node"].(map[string]any)["securityInfo"])
+
+	one := a.do(`query($id: ID!) { member(id: $id) { ... on Member { securityInfo { ...Sends } } } } `+frag, map[string]any{"id": id})
+	remaining("member", one["member"].(map[string]any)["securityInfo"])
+
+	p := a.do(`mutation($in: MemberInput!) { resendActivationLink(input: $in) { member { securityInfo { ...Sends } } userErrors { code } } } `+frag,
+		map[string]any{"in": map[string]any{"memberId": id}})
+	si := p["resendActivationLink"].(map[string]any)["member"].(map[string]any)["securityInfo"].(map[string]any)
+	if si["left"] != float64(18) {
+		t.Errorf("resendActivationLink: securityInfo = %v, want left = 18", si)
+	}
+
+	// Skipped by a directive, the fields are not asked for, and the
+	// rest still resolves.
+	skip := a.do(`{ members(first: 5) { edges { node { securityInfo { status resendsRemaining @include(if: false) } } } } }`, nil)
+	node := skip["members"].(map[string]any)["edges"].([]any)[0].(map[string]any)["node"].(map[string]any)
+	if got := node["securityInfo"].(map[string]any); got["status"] != "PENDING" || len(got) != 1 {
+		t.Errorf("with resendsRemaining skipped: securityInfo = %v, want only status PENDING", got)
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Resolver is the root resolver. It holds no request state: each request's
-// organization and dataloaders travel in its context.
+// organization travels in its context.
 type Resolver struct {
 	Service member.Service
 }

@@ -9,103 +9,25 @@ import (
 	"context"
 	"memberbind/graph/model"
 	"memberbind/internal/member"
-	"time"
 )
 
-// Status is the resolver for the status field.
-func (r *mailDeliveryResolver) Status(ctx context.Context, obj *member.Delivery) (model.MailDeliveryStatus, error) {
-	return model.MailDeliveryStatus(obj.Status), nil
-}
-
-// LastError is the resolver for the lastError field.
-func (r *mailDeliveryResolver) LastError(ctx context.Context, obj *member.Delivery) (*string, error) {
-	return stringPtr(obj.LastError), nil
-}
-
-// ID is the resolver for the id field.
-func (r *memberResolver) ID(ctx context.Context, obj *member.Member) (string, error) {
-	return encodeID(kindMember, obj.ID), nil
-}
-
-// MemberType is the resolver for the memberType field.
-func (r *memberResolver) MemberType(ctx context.Context, obj *member.Member) (model.MemberType, error) {
-	return model.MemberType(obj.Type), nil
-}
-
-// Remark is the resolver for the remark field.
-func (r *memberResolver) Remark(ctx context.Context, obj *member.Member) (*string, error) {
-	return stringPtr(obj.Remark), nil
-}
-
-// BindStatus is the resolver for the bindStatus field.
-func (r *memberResolver) BindStatus(ctx context.Context, obj *member.Member) (model.BindStatus, error) {
-	return model.BindStatus(obj.Status()), nil
-}
-
-// SecurityInfo is the resolver for the securityInfo field.
-func (r *memberResolver) SecurityInfo(ctx context.Context, obj *member.Member) (*model.SecurityInfo, error) {
-	if obj.Binding == nil {
-		return nil, nil
-	}
-	return &model.SecurityInfo{Binding: obj.Binding, AsOf: obj.AsOf}, nil
-}
-
-// LoginEmail is the resolver for the loginEmail field.
-func (r *memberResolver) LoginEmail(ctx context.Context, obj *member.Member) (*string, error) {
-	return stringPtr(obj.LoginEmail), nil
-}
-
-// Removal is the resolver for the removal field.
-func (r *memberResolver) Removal(ctx context.Context, obj *member.Member) (*model.Removal, error) {
-	allowed, reasons := member.Removal(obj)
-	if reasons == nil {
-		reasons = []string{}
-	}
-	return &model.Removal{Allowed: allowed, Reasons: reasons}, nil
-}
-
 // Events is the resolver for the events field.
-func (r *memberResolver) Events(ctx context.Context, obj *member.Member, first *int, after *string) (*model.MemberEventConnection, error) {
-	q, err := pageQuery(first, after, kindEventCursor)
+func (r *memberResolver) Events(ctx context.Context, obj *model.Member, first *int, after *string) (*model.MemberEventConnection, error) {
+	q, err := pageQuery(first, after, model.KindEventCursor)
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Events(ctx, obj.OrgID, obj.ID, q)
+	page, err := r.Service.Events(ctx, obj.OrgID, obj.Member.ID, q)
 	if err != nil {
 		return nil, err
 	}
 	conn := &model.MemberEventConnection{Edges: []*model.MemberEventEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
 	for _, e := range page.Events {
 		cursor := eventCursor(e)
-		conn.Edges = append(conn.Edges, &model.MemberEventEdge{Cursor: cursor, Node: e})
+		conn.Edges = append(conn.Edges, &model.MemberEventEdge{Cursor: cursor, Node: &model.MemberEvent{Event: e}})
 		conn.PageInfo.EndCursor = &cursor
 	}
 	return conn, nil
-}
-
-// ID is the resolver for the id field.
-func (r *memberEventResolver) ID(ctx context.Context, obj *member.Event) (string, error) {
-	return encodeID(kindEvent, obj.ID), nil
-}
-
-// Kind is the resolver for the kind field.
-func (r *memberEventResolver) Kind(ctx context.Context, obj *member.Event) (model.MemberEventKind, error) {
-	return model.MemberEventKind(obj.Kind), nil
-}
-
-// Actor is the resolver for the actor field.
-func (r *memberEventResolver) Actor(ctx context.Context, obj *member.Event) (string, error) {
-	return string(obj.Actor), nil
-}
-
-// Email is the resolver for the email field.
-func (r *memberEventResolver) Email(ctx context.Context, obj *member.Event) (*string, error) {
-	return stringPtr(obj.Email), nil
-}
-
-// Detail is the resolver for the detail field.
-func (r *memberEventResolver) Detail(ctx context.Context, obj *member.Event) (*string, error) {
-	return stringPtr(obj.Detail), nil
 }
 
 // CreateMember is the resolver for the createMember field.
@@ -114,7 +36,7 @@ func (r *mutationResolver) CreateMember(ctx context.Context, input model.CreateM
 	if err != nil {
 		return nil, err
 	}
-	return payload(r.Service.CreateMember(ctx, org.ID, actor, member.TypeCreated, input.Name, deref(input.Remark)))
+	return r.payload(ctx)(r.Service.CreateMember(ctx, org.ID, actor, member.TypeCreated, input.Name, deref(input.Remark)))
 }
 
 // InviteMember is the resolver for the inviteMember field.
@@ -123,7 +45,7 @@ func (r *mutationResolver) InviteMember(ctx context.Context, input model.InviteM
 	if err != nil {
 		return nil, err
 	}
-	return payload(r.Service.CreateMember(ctx, org.ID, actor, member.TypeInvited, input.Name, deref(input.Remark)))
+	return r.payload(ctx)(r.Service.CreateMember(ctx, org.ID, actor, member.TypeInvited, input.Name, deref(input.Remark)))
 }
 
 // BindSecurityInfo is the resolver for the bindSecurityInfo field.
@@ -144,9 +66,9 @@ func (r *mutationResolver) ResendActivationLink(ctx context.Context, input model
 	}
 	id, err := memberID(input.MemberID)
 	if err != nil {
-		return payload(nil, err)
+		return r.payload(ctx)(nil, err)
 	}
-	return payload(r.Service.ResendActivationLink(ctx, org.ID, actor, id))
+	return r.payload(ctx)(r.Service.ResendActivationLink(ctx, org.ID, actor, id))
 }
 
 // RebindSecurityInfo is the resolver for the rebindSecurityInfo field.
@@ -162,14 +84,14 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, input model.MemberI
 	}
 	id, err := memberID(input.MemberID)
 	if err != nil {
-		return payload(nil, err)
+		return r.payload(ctx)(nil, err)
 	}
-	return payload(r.Service.RemoveMember(ctx, org.ID, actor, id))
+	return r.payload(ctx)(r.Service.RemoveMember(ctx, org.ID, actor, id))
 }
 
 // ID is the resolver for the id field.
 func (r *organizationResolver) ID(ctx context.Context, obj *member.Organization) (string, error) {
-	return encodeID(kindOrganization, obj.ID), nil
+	return model.EncodeID(model.KindOrganization, obj.ID), nil
 }
 
 // Language is the resolver for the language field.
@@ -189,12 +111,12 @@ func (r *queryResolver) Organization(ctx context.Context) (*member.Organization,
 }
 
 // Member is the resolver for the member field.
-func (r *queryResolver) Member(ctx context.Context, id string) (*member.Member, error) {
+func (r *queryResolver) Member(ctx context.Context, id string) (*model.Member, error) {
 	org, _, err := orgOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	mid, ok := decodeID(kindMember, id)
+	mid, ok := model.DecodeID(model.KindMember, id)
 	if !ok {
 		return nil, nil
 	}
@@ -202,7 +124,14 @@ func (r *queryResolver) Member(ctx context.Context, id string) (*member.Member, 
 	if member.ErrorCode(err) == member.CodeMemberNotFound {
 		return nil, nil
 	}
-	return m, err
+	if err != nil {
+		return nil, err
+	}
+	shown, err := r.show(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return shown[0], nil
 }
 
 // Members is the resolver for the members field.
@@ -211,7 +140,7 @@ func (r *queryResolver) Members(ctx context.Context, first *int, after *string, 
 	if err != nil {
 		return nil, err
 	}
-	q, err := pageQuery(first, after, kindMemberCursor)
+	q, err := pageQuery(first, after, model.KindMemberCursor)
 	if err != nil {
 		return nil, err
 	}
@@ -230,51 +159,21 @@ func (r *queryResolver) Members(ctx context.Context, first *int, after *string, 
 	if err != nil {
 		return nil, err
 	}
-	if err := primeLoaders(ctx, page.Members); err != nil {
+	shown, err := r.show(ctx, page.Members...)
+	if err != nil {
 		return nil, err
 	}
 	conn := &model.MemberConnection{Edges: []*model.MemberEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNext}, TotalCount: page.Total}
-	for _, m := range page.Members {
-		cursor := encodeID(kindMemberCursor, m.ID)
+	for _, m := range shown {
+		cursor := model.EncodeID(model.KindMemberCursor, m.Member.ID)
 		conn.Edges = append(conn.Edges, &model.MemberEdge{Cursor: cursor, Node: m})
 		conn.PageInfo.EndCursor = &cursor
 	}
 	return conn, nil
 }
 
-// Status is the resolver for the status field.
-func (r *securityInfoResolver) Status(ctx context.Context, obj *model.SecurityInfo) (model.BindStatus, error) {
-	return model.BindStatus(obj.Status(obj.AsOf)), nil
-}
-
-// ModificationsRemaining is the resolver for the modificationsRemaining field.
-func (r *securityInfoResolver) ModificationsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error) {
-	return max(0, r.Service.Policy().MaxModifications-obj.Modifications), nil
-}
-
-// NextResendAllowedAt is the resolver for the nextResendAllowedAt field.
-func (r *securityInfoResolver) NextResendAllowedAt(ctx context.Context, obj *model.SecurityInfo) (*time.Time, error) {
-	return nextResendAllowedAt(ctx, r.Service, obj)
-}
-
-// ResendsRemaining is the resolver for the resendsRemaining field.
-func (r *securityInfoResolver) ResendsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error) {
-	return resendsRemaining(ctx, r.Service, obj)
-}
-
-// Delivery is the resolver for the delivery field.
-func (r *securityInfoResolver) Delivery(ctx context.Context, obj *model.SecurityInfo) (*member.Delivery, error) {
-	return delivery(ctx, obj)
-}
-
-// MailDelivery returns MailDeliveryResolver implementation.
-func (r *Resolver) MailDelivery() MailDeliveryResolver { return &mailDeliveryResolver{r} }
-
 // Member returns MemberResolver implementation.
 func (r *Resolver) Member() MemberResolver { return &memberResolver{r} }
-
-// MemberEvent returns MemberEventResolver implementation.
-func (r *Resolver) MemberEvent() MemberEventResolver { return &memberEventResolver{r} }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
@@ -285,15 +184,28 @@ func (r *Resolver) Organization() OrganizationResolver { return &organizationRes
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-// SecurityInfo returns SecurityInfoResolver implementation.
-func (r *Resolver) SecurityInfo() SecurityInfoResolver { return &securityInfoResolver{r} }
-
 type (
-	mailDeliveryResolver struct{ *Resolver }
 	memberResolver       struct{ *Resolver }
-	memberEventResolver  struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
 	organizationResolver struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
-	securityInfoResolver struct{ *Resolver }
 )
+
+// !!! WARNING !!!
+// The code below was going to be deleted when updating resolvers. It has been copied here so you have
+// one last chance to move it out of harms way if you want. There are two reasons this happens:
+//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
+//    it when you're done.
+//  - You have helper methods in this file. Move them out to keep these resolver files clean.
+/*
+	func (r *securityInfoResolver) NextResendAllowedAt(ctx context.Context, obj *model.SecurityInfo) (*time.Time, error) {
+	return nextResendAllowedAt(ctx, obj)
+}
+func (r *securityInfoResolver) ResendsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error) {
+	return resendsRemaining(ctx, obj)
+}
+func (r *securityInfoResolver) Delivery(ctx context.Context, obj *model.SecurityInfo) (*model.MailDelivery, error) {
+	return delivery(ctx, obj)
+}
+func (r *Resolver) SecurityInfo() SecurityInfoResolver { return &securityInfoResolver{r} }
+*/

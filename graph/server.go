@@ -119,7 +119,7 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 }
 
 // authenticate lets a request through only with a valid API key, and puts
-// its organization and a fresh set of dataloaders in the context.
+// its organization in the context.
 func authenticate(svc member.Service, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
@@ -150,7 +150,6 @@ func authenticate(svc member.Service, log *slog.Logger, next http.Handler) http.
 			return
 		}
 		ctx = withOrg(ctx, org, actor)
-		ctx = withLoaders(ctx, newLoaders(svc))
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -63,8 +63,8 @@ const (
 	sqlCountMembers = `SELECT COUNT(*) FROM members m LEFT JOIN bindings b ON b.id = m.binding_id WHERE m.org_id = ? AND m.removed_at IS NULL`
 	// sqlPageMembers is internal/mysql/member.go Members, the page.
 	sqlPageMembers = memberSelect + ` WHERE m.org_id = ? AND m.removed_at IS NULL ORDER BY m.id DESC LIMIT ?`
-	// sqlSends is internal/mysql/outbox.go Sends (the graph's sends loader,
-	// primed by graph/convert.go primeLoaders), before sqlx.In.
+	// sqlSends is internal/mysql/outbox.go Sends (loaded for the whole
+	// page by graph/convert.go show), before sqlx.In.
 	sqlSends = `SELECT binding_id, created_at FROM activation_links WHERE binding_id IN (?)`
 )
 

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"memberbind/internal/member"
 	"strconv"
 	"time"
 )
@@ -29,8 +28,8 @@ type MemberConnection struct {
 }
 
 type MemberEdge struct {
-	Cursor string         `json:"cursor"`
-	Node   *member.Member `json:"node"`
+	Cursor string  `json:"cursor"`
+	Node   *Member `json:"node"`
 }
 
 type MemberEventConnection struct {
@@ -39,8 +38,8 @@ type MemberEventConnection struct {
 }
 
 type MemberEventEdge struct {
-	Cursor string        `json:"cursor"`
-	Node   *member.Event `json:"node"`
+	Cursor string       `json:"cursor"`
+	Node   *MemberEvent `json:"node"`
 }
 
 type MemberFilter struct {
@@ -56,8 +55,8 @@ type MemberInput struct {
 
 type MemberPayload struct {
 	// The member as it stands after the mutation, or as it stood when it failed.
-	Member     *member.Member `json:"member,omitempty"`
-	UserErrors []*UserError   `json:"userErrors"`
+	Member     *Member      `json:"member,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }
 
 type Mutation struct {

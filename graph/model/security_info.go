@@ -1,16 +1,87 @@
 // Package model holds the GraphQL types that are not domain types: the
-// ones gqlgen generates (models_gen.go) and the few written here.
+// ones gqlgen generates (models_gen.go) and the ones written here, which
+// wrap a domain type and derive the schema's fields from it with
+// context-free methods, so that gqlgen resolves them inline.
 package model
 
 import (
+	"fmt"
 	"time"
 
 	"memberbind/internal/member"
 )
 
 // SecurityInfo is a member's current binding as of the instant the member
-// was read, so that its derived status agrees with the member's.
+// was read, so that its derived status agrees with the member's, judged by
+// the policy the service runs under.
 type SecurityInfo struct {
 	*member.Binding
-	AsOf time.Time
+	AsOf   time.Time
+	Policy member.Policy
+
+	// sends are the creation times of the binding's links (R6), known
+	// only when the request asked for a field derived from them.
+	sends      []time.Time
+	sendsKnown bool
 }
+
+// Status is the binding's status as of AsOf.
+func (s *SecurityInfo) Status() BindStatus { return BindStatus(s.Binding.Status(s.AsOf)) }
+
+// ModificationsRemaining is how many more modifications R5 allows.
+func (s *SecurityInfo) ModificationsRemaining() int {
+	return max(0, s.Policy.MaxModifications-s.Modifications)
+}
+
+// NextResendAllowedAt is when R6 next allows sending the link, nil when
+// it allows it now, or never (the binding is not pending).
+func (s *SecurityInfo) NextResendAllowedAt() *time.Time {
+	if s.Status() != BindStatusPending {
+		return nil
+	}
+	next, ok := member.NextSend(s.linkSends(), s.AsOf, s.Policy)
+	if ok || next.IsZero() {
+		return nil
+	}
+	return &next
+}
+
+// ResendsRemaining is how many more times R6 lets the link be sent.
+func (s *SecurityInfo) ResendsRemaining() int {
+	if s.Status() != BindStatusPending {
+		return 0
+	}
+	return max(0, s.Policy.ResendsTotal-len(s.linkSends()))
+}
+
+// linkSends are the binding's link send times. Reading them when they were
+// not loaded is a bug of the resolvers (see Member.SetSends), not an
+// answer of zero sends, so it panics, which the request reports as an
+// internal error.
+func (s *SecurityInfo) linkSends() []time.Time {
+	if !s.sendsKnown {
+		panic(fmt.Sprintf("model: the link sends of binding %d were not loaded", s.ID))
+	}
+	return s.sends
+}
+
+// Delivery is the delivery of the newest link's mail, read with the
+// binding. A link always has its outbox row; one not yet seen is queued.
+func (s *SecurityInfo) Delivery() *MailDelivery {
+	if s.Binding.Delivery == nil {
+		return &MailDelivery{&member.Delivery{LinkID: s.NewestLinkID, Status: member.DeliveryQueued}}
+	}
+	return &MailDelivery{s.Binding.Delivery}
+}
+
+// MailDelivery is the delivery of an activation mail as the schema shows it.
+type MailDelivery struct {
+	*member.Delivery
+}
+
+// Status is where the mail's delivery stands.
+func (d *MailDelivery) Status() MailDeliveryStatus { return MailDeliveryStatus(d.Delivery.Status) }
+
+// LastError is the mail server's reply to the last failed attempt, nil
+// when none.
+func (d *MailDelivery) LastError() *string { return optional(d.Delivery.LastError) }

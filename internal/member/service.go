@@ -54,8 +54,6 @@ type Service interface {
 	Member(ctx context.Context, orgID, memberID int64) (*Member, error)
 	Members(ctx context.Context, orgID int64, f Filter, q PageQuery) (*MemberPage, error)
 	Events(ctx context.Context, orgID, memberID int64, q PageQuery) (*EventPage, error)
-	// Deliveries returns the delivery of each link's mail, by link id.
-	Deliveries(ctx context.Context, linkIDs []int64) (map[int64]*Delivery, error)
 	// Sends returns the creation times of every link of each binding.
 	Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time.Time, error)
 

@@ -1,4 +1,4 @@
-package graph
+package model
 
 import (
 	"encoding/base64"
@@ -9,13 +9,14 @@ import (
 // Ids and cursors are opaque to clients: a kind and a number, base64url
 // encoded. Clients must not build them; they only pass back what they got.
 
-func encodeID(kind string, id int64) string {
+// EncodeID returns the opaque id or cursor of kind for the number id.
+func EncodeID(kind string, id int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(id, 10)))
 }
 
-// decodeID returns the number inside an id of kind, or false when s is not
+// DecodeID returns the number inside an id of kind, or false when s is not
 // one.
-func decodeID(kind, s string) (int64, bool) {
+func DecodeID(kind, s string) (int64, bool) {
 	if len(s) > 64 {
 		return 0, false
 	}
@@ -36,9 +37,9 @@ func decodeID(kind, s string) (int64, bool) {
 
 // Kinds of ids and cursors.
 const (
-	kindMember       = "Member"
-	kindOrganization = "Organization"
-	kindEvent        = "MemberEvent"
-	kindMemberCursor = "members"
-	kindEventCursor  = "events"
+	KindMember       = "Member"
+	KindOrganization = "Organization"
+	KindEvent        = "MemberEvent"
+	KindMemberCursor = "members"
+	KindEventCursor  = "events"
 )
