@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -37,7 +38,17 @@ type Options struct {
 	Logger  *slog.Logger
 	// Introspection lets clients read the schema; the playground needs it.
 	Introspection bool
+	// MaxInFlight caps the operations executed at once; the others wait
+	// for a slot. A page of 100 members holds about a megabyte while it
+	// is built, so the cap bounds the memory a burst of requests can
+	// take, at no cost in throughput once the CPUs are busy. Zero means
+	// DefaultMaxInFlight.
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight is the default cap on operations executed at once:
+// two per CPU the Go runtime may use.
+func DefaultMaxInFlight() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // NewHandler returns the http.Handler of POST (and GET, for queries)
 // /graphql. Every request must carry its organization's API key.
@@ -73,7 +84,25 @@ func NewHandler(o Options) http.Handler {
 		o.Logger.ErrorContext(ctx, "panic in GraphQL resolver", "request_id", requestid.From(ctx), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errInternal
 	})
-	return authenticate(o.Service, o.Logger, srv)
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight()
+	}
+	return authenticate(o.Service, o.Logger, limit(o.MaxInFlight, srv))
+}
+
+// limit lets at most n requests through to next at once. A request whose
+// client goes away while it waits is dropped unanswered.
+func limit(n int, next http.Handler) http.Handler {
+	slots := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			return
+		}
+		defer func() { <-slots }()
+		next.ServeHTTP(w, r)
+	})
 }
 
 // errInternal stands for any fault that is not the client's.

@@ -42,6 +42,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -74,6 +75,7 @@ type config struct {
 	Quick      bool
 	Keep       bool
 	CPUProfile string
+	MemProfile string
 
 	Clients  int
 	Duration time.Duration
@@ -115,6 +117,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.Quick, "quick", false, "small sizes, about a minute: proves the command works; asserts no goal")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the databases instead of dropping them")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (in-process server, floors and load) to this file")
+	fs.StringVar(&c.MemProfile, "memprofile", "", "write a memory profile of this process at the end of the run to this file (alloc_space: what the run allocated; inuse_space: what it still holds)")
 	fs.IntVar(&c.Clients, "clients", 16, "concurrent clients of the read, bind and activate figures")
 	fs.DurationVar(&c.Duration, "duration", 15*time.Second, "how long each side (memberbind, floor) of a throughput figure runs")
 	fs.DurationVar(&c.Warmup, "warmup", time.Second, "unmeasured load before each measured turn")
@@ -206,6 +209,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if cfg.MemProfile != "" {
+		defer func() {
+			if err := writeHeapProfile(cfg.MemProfile); err != nil {
+				log.Error("write the memory profile", "err", err)
+			}
+		}()
 	}
 
 	dbs, err := openDatabases(ctx, cfg.DSN, cfg.Keep)
@@ -310,4 +320,19 @@ func (b *bench) sizes() {
 	if len(c.Only) > 0 {
 		b.rep.Sizes = append(b.rep.Sizes, [2]string{"figures run", strings.Join(c.Only, ", ")})
 	}
+}
+
+// writeHeapProfile writes the heap profile, after a GC so that its
+// in-use figures are current.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
