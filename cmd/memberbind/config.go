@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -28,6 +29,10 @@ type config struct {
 	// MailLease is how long a worker holds a claimed mail before another
 	// may take it over, had the first died mid-send.
 	MailLease time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For the
+	// activation and sign-in pages believe when they count a client's
+	// attempts; empty: the peer address counts.
+	TrustedProxies []netip.Prefix
 }
 
 // The environment variables memberbind reads.
@@ -45,6 +50,7 @@ const (
 	envMailRetryBudget = "MEMBERBIND_MAIL_RETRY_BUDGET"
 	envMailLease       = "MEMBERBIND_MAIL_LEASE"
 	envSignInTTL       = "MEMBERBIND_SIGNIN_TTL"
+	envTrustedProxies  = "MEMBERBIND_TRUSTED_PROXIES"
 )
 
 // loadConfig reads the configuration; every bad value is named in the error.
@@ -105,6 +111,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	duration(envMailRetryBudget, &c.MailRetryBudget)
 	duration(envMailLease, &c.MailLease)
 	duration(envSignInTTL, &c.SignIn.LinkTTL)
+	proxies, err := parseTrustedProxies(getenv(envTrustedProxies))
+	if err != nil {
+		errs = append(errs, fmt.Sprintf("%s: %v", envTrustedProxies, err))
+	}
+	c.TrustedProxies = proxies
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
@@ -112,4 +123,37 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, fmt.Errorf("%s: %w", envSignInTTL, err)
 	}
 	return c, c.Policy.Validate()
+}
+
+// parseTrustedProxies reads a comma-separated list of networks in CIDR
+// notation ("10.0.0.0/8, fd00::/8"); a bare address is a network of that
+// one address. Empty entries are skipped; anything else that is not a
+// network is an error that quotes it.
+func parseTrustedProxies(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, entry := range strings.Split(v, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		if !strings.Contains(entry, "/") {
+			a, err := netip.ParseAddr(entry)
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is neither a network in CIDR notation (such as 10.0.0.0/8) nor an IP address", entry)
+			}
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(entry)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a network in CIDR notation such as 10.0.0.0/8 or fd00::/8", entry)
+		}
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			// Peer addresses are compared unmapped (webpage.ClientAddr).
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -73,8 +73,8 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: true}))
-	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log}))
-	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: base, Logger: log})
+	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log, TrustedProxies: cfg.TrustedProxies}))
+	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: base, Logger: log, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
 		ln.Close()
 		return err

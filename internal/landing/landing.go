@@ -27,7 +27,9 @@
 // error (500).
 //
 // Misses (unknown or malformed tokens) are limited per client address, so
-// tokens cannot be guessed at speed; see Options.
+// tokens cannot be guessed at speed; links that are found never count
+// against it, so many members behind one address can confirm at once. See
+// Options.
 //
 // Pages are self-contained: their CSS is inlined and allowed by its hash in
 // the Content-Security-Policy, so the handler serves only the path
@@ -212,11 +214,15 @@ func postedToken(w http.ResponseWriter, r *http.Request) (string, int) {
 func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, token string, activate bool) {
 	token = strings.TrimSpace(token)
 	client := h.clientAddr(r)
-	// Take the miss before looking, so that concurrent guesses cannot
-	// overrun the allowance; it is given back when the link is found. A
-	// client out of allowance gets no answer about any token, or the 429
-	// would itself tell found from not found.
-	if ok, wait := h.misses.take(client); !ok {
+	// The refusal is decided before looking, on the client's earlier
+	// misses alone: a client that spent its allowance gets no answer
+	// about any token, so the 429 tells nothing about this one. A miss is
+	// charged only once the lookup found nothing, so that links that are
+	// found never count, however many are in flight from one address (a
+	// company behind one NAT). Guesses in flight at once can overrun the
+	// allowance together; each is still charged, and the client then
+	// waits for every one of them to come back.
+	if ok, wait := h.misses.allowed(client); !ok {
 		h.log.InfoContext(r.Context(), "activation link", "method", r.Method, "outcome", "rate_limited",
 			"token", tokenRef(token), "client", client.String())
 		h.respondProblem(w, r, http.StatusTooManyRequests, wait)
@@ -224,14 +230,13 @@ func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, token string
 	}
 	view, err := h.lookUp(r, token, activate)
 	if err != nil {
-		h.misses.give(client)
 		h.log.ErrorContext(r.Context(), "activation link", "method", r.Method, "outcome", "error",
 			"token", tokenRef(token), "client", client.String(), "err", err)
 		h.respondProblem(w, r, http.StatusInternalServerError, 0)
 		return
 	}
-	if view.State != member.LinkUnknown {
-		h.misses.give(client)
+	if view.State == member.LinkUnknown {
+		h.misses.charge(client)
 	}
 	activatedNow := activate && view.State == member.LinkValid
 	outcome := strings.ToLower(string(view.State))

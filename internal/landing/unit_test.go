@@ -15,47 +15,81 @@ import (
 	"memberbind/internal/member"
 )
 
+// miss is what serveLink does for a lookup that finds nothing: ask,
+// then charge. It reports whether the miss was allowed.
+func miss(l *missLimiter, a netip.Addr) (bool, time.Duration) {
+	ok, wait := l.allowed(a)
+	if ok {
+		l.charge(a)
+	}
+	return ok, wait
+}
+
 func TestMissLimiter(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	l := newMissLimiter(3, 30*time.Second, 100, clock) // one miss back every 10s
 	a := netip.MustParseAddr("192.0.2.1")
 	for i := range 3 {
-		if ok, _ := l.take(a); !ok {
+		if ok, _ := miss(l, a); !ok {
 			t.Fatalf("miss %d refused", i+1)
 		}
 	}
-	ok, wait := l.take(a)
+	ok, wait := l.allowed(a)
 	if ok || wait != 10*time.Second {
 		t.Fatalf("4th miss: ok %v, wait %s; want refused for 10s", ok, wait)
 	}
 	now = now.Add(4 * time.Second)
-	if ok, wait := l.take(a); ok || wait != 6*time.Second {
+	if ok, wait := l.allowed(a); ok || wait != 6*time.Second {
 		t.Fatalf("4s later: ok %v, wait %s; want refused for 6s", ok, wait)
 	}
-	if ok, _ := l.take(netip.MustParseAddr("192.0.2.2")); !ok {
+	if ok, _ := miss(l, netip.MustParseAddr("192.0.2.2")); !ok {
 		t.Fatal("another address refused")
 	}
 	now = now.Add(6 * time.Second)
-	if ok, _ := l.take(a); !ok {
+	if ok, _ := miss(l, a); !ok {
 		t.Fatal("10s later: refused")
 	}
-	if ok, _ := l.take(a); ok {
+	if ok, _ := l.allowed(a); ok {
 		t.Fatal("one miss came back, two taken")
 	}
-	// A found link gives its miss back.
-	l.give(a)
-	if ok, _ := l.take(a); !ok {
-		t.Fatal("refused after give")
+	// Asking spends nothing: a client with allowance left keeps it.
+	now = now.Add(10 * time.Second)
+	for range 100 {
+		if ok, _ := l.allowed(a); !ok {
+			t.Fatal("allowed spent a miss")
+		}
 	}
 	// A bucket that refills completely is forgotten.
 	now = now.Add(time.Minute)
-	l.take(a)
-	l.give(a)
-	l.take(netip.MustParseAddr("192.0.2.2"))
-	l.give(netip.MustParseAddr("192.0.2.2"))
+	l.allowed(a)
+	l.allowed(netip.MustParseAddr("192.0.2.2"))
 	if n := l.size(); n != 0 {
 		t.Errorf("%d clients remembered with full allowances, want 0", n)
+	}
+}
+
+// TestMissLimiterOverrun: misses allowed at once, before any was charged,
+// overrun the allowance together, and the client pays each back.
+func TestMissLimiterOverrun(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newMissLimiter(3, 30*time.Second, 100, func() time.Time { return now })
+	a := netip.MustParseAddr("192.0.2.1")
+	for i := range 10 {
+		if ok, _ := l.allowed(a); !ok {
+			t.Fatalf("lookup %d in flight refused", i+1)
+		}
+	}
+	for range 10 {
+		l.charge(a)
+	}
+	// 10 misses of an allowance of 3: refused until 8 have come back.
+	if ok, wait := l.allowed(a); ok || wait != 80*time.Second {
+		t.Fatalf("after 10 misses at once: ok %v, wait %s; want refused for 80s", ok, wait)
+	}
+	now = now.Add(80 * time.Second)
+	if ok, _ := l.allowed(a); !ok {
+		t.Fatal("80s later: refused")
 	}
 }
 
@@ -64,20 +98,20 @@ func TestMissLimiterIPv6(t *testing.T) {
 	l := newMissLimiter(2, time.Minute, 100, func() time.Time { return now })
 	// One /64 is one client.
 	for _, s := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
-		if ok, _ := l.take(netip.MustParseAddr(s)); !ok {
+		if ok, _ := miss(l, netip.MustParseAddr(s)); !ok {
 			t.Fatalf("%s refused", s)
 		}
 	}
-	if ok, _ := l.take(netip.MustParseAddr("2001:db8:1:2::abcd")); ok {
+	if ok, _ := l.allowed(netip.MustParseAddr("2001:db8:1:2::abcd")); ok {
 		t.Error("third address of one /64 allowed, want the /64 counted as one client")
 	}
-	if ok, _ := l.take(netip.MustParseAddr("2001:db8:1:3::1")); !ok {
+	if ok, _ := l.allowed(netip.MustParseAddr("2001:db8:1:3::1")); !ok {
 		t.Error("another /64 refused")
 	}
 	// An IPv4-mapped address is its IPv4 address.
-	l.take(netip.MustParseAddr("192.0.2.9"))
-	l.take(netip.MustParseAddr("::ffff:192.0.2.9"))
-	if ok, _ := l.take(netip.MustParseAddr("192.0.2.9")); ok {
+	miss(l, netip.MustParseAddr("192.0.2.9"))
+	miss(l, netip.MustParseAddr("::ffff:192.0.2.9"))
+	if ok, _ := l.allowed(netip.MustParseAddr("192.0.2.9")); ok {
 		t.Error("IPv4-mapped address counted apart from its IPv4 address")
 	}
 }
@@ -89,7 +123,7 @@ func TestMissLimiterBounded(t *testing.T) {
 	for i := range 10 {
 		a := netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})
 		addrs = append(addrs, a)
-		if ok, _ := l.take(a); !ok {
+		if ok, _ := miss(l, a); !ok {
 			t.Fatalf("first miss of %s refused", a)
 		}
 		if n := l.size(); n > 3 {
@@ -98,11 +132,11 @@ func TestMissLimiterBounded(t *testing.T) {
 	}
 	// The most recent three are still refused; the oldest were forgotten.
 	for _, a := range addrs[7:] {
-		if ok, _ := l.take(a); ok {
+		if ok, _ := l.allowed(a); ok {
 			t.Errorf("%s allowed a second miss", a)
 		}
 	}
-	if ok, _ := l.take(addrs[0]); !ok {
+	if ok, _ := l.allowed(addrs[0]); !ok {
 		t.Errorf("%s still remembered past the bound", addrs[0])
 	}
 }

@@ -7,6 +7,13 @@
 // later), so a key with a whole allowance needs no entry at all and is
 // forgotten.
 //
+// Take spends a use if one is left. Allow and Charge split that in two, for
+// what counts only once its outcome is known (a landing page's misses):
+// Allow decides on the uses already spent, and Charge spends one
+// afterwards, whether or not one is left. Uses that overran the allowance,
+// because they were allowed at once before any of them was charged, are a
+// debt: the key waits one interval longer for each.
+//
 // Buckets live in memory, at most max of them: beyond that the least
 // recently used is forgotten first, which only ever hands a key a whole
 // allowance again. Each instance of the service limits on its own; behind
@@ -66,49 +73,80 @@ func (l *Limiter[K]) Take(key K) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := l.bucket(key, now)
+	if ok, wait := l.left(b, now); !ok {
+		return false, wait
+	}
+	l.spend(key, b, now)
+	return true, 0
+}
+
+// Allow reports whether key has a use left, spending none. When none is
+// left it reports false and how long until one is.
+func (l *Limiter[K]) Allow(key K) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.left(l.bucket(key, now), now)
+}
+
+// Charge spends one use of key's allowance, whether or not one is left:
+// beyond the allowance the key goes into debt and waits one interval
+// longer before Allow or Take lets it act again.
+func (l *Limiter[K]) Charge(key K) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.spend(key, l.bucket(key, now), now)
+}
+
+// bucket returns key's bucket, marked as the most recently used, or nil
+// when key has a whole allowance (a bucket that has refilled is forgotten
+// here).
+func (l *Limiter[K]) bucket(key K, now time.Time) *bucket[K] {
 	e, ok := l.buckets[key]
 	if !ok {
-		if l.interval > l.burst {
-			return false, l.interval // no allowance at all
-		}
+		return nil
+	}
+	b := e.Value.(*bucket[K])
+	if !b.whole.After(now) {
+		l.order.Remove(e)
+		delete(l.buckets, key)
+		return nil
+	}
+	l.order.MoveToFront(e)
+	return b
+}
+
+// left reports whether bucket b (nil: a whole allowance) has a use left,
+// and if not how long until it has.
+func (l *Limiter[K]) left(b *bucket[K], now time.Time) (bool, time.Duration) {
+	next := now
+	if b != nil && b.whole.After(now) {
+		next = b.whole
+	}
+	if over := next.Add(l.interval).Sub(now) - l.burst; over > 0 {
+		return false, over
+	}
+	return true, 0
+}
+
+// spend takes one use from key's bucket b (nil: a whole allowance, for
+// which a bucket is made), with no regard to what is left.
+func (l *Limiter[K]) spend(key K, b *bucket[K], now time.Time) {
+	if b == nil {
 		l.buckets[key] = l.order.PushFront(&bucket[K]{key: key, whole: now.Add(l.interval)})
 		for l.order.Len() > l.max {
 			oldest := l.order.Back()
 			l.order.Remove(oldest)
 			delete(l.buckets, oldest.Value.(*bucket[K]).key)
 		}
-		return true, 0
+		return
 	}
-	b := e.Value.(*bucket[K])
-	l.order.MoveToFront(e)
-	next := b.whole
-	if next.Before(now) {
-		next = now
+	if b.whole.Before(now) {
+		b.whole = now
 	}
-	next = next.Add(l.interval)
-	if over := next.Sub(now) - l.burst; over > 0 {
-		return false, over
-	}
-	b.whole = next
-	return true, 0
-}
-
-// Give returns a use taken by Take, for a use that turned out not to
-// count (a landing page gives back the miss of a link that was found).
-func (l *Limiter[K]) Give(key K) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.buckets[key]
-	if !ok {
-		return // forgotten meanwhile: its allowance is whole
-	}
-	b := e.Value.(*bucket[K])
-	b.whole = b.whole.Add(-l.interval)
-	if !b.whole.After(now) {
-		l.order.Remove(e)
-		delete(l.buckets, key)
-	}
+	b.whole = b.whole.Add(l.interval)
 }
 
 // Size is how many keys are remembered.

@@ -432,14 +432,19 @@ func (h *Handler) serveConfirm(w http.ResponseWriter, r *http.Request) {
 // answers the request itself and reports false when it could not.
 func (h *Handler) lookUp(w http.ResponseWriter, r *http.Request, token string, ask func(context.Context) (*member.SignInView, error)) (*member.SignInView, bool) {
 	client := ratelimit.ClientKey(webpage.ClientAddr(r, h.proxies))
-	// Take the miss before looking, so that concurrent guesses cannot
-	// overrun the allowance; it is given back when the link is found.
-	if ok, wait := h.misses.Take(client); !ok {
+	// As on the activation page (package landing): refused on earlier
+	// misses alone, so that the 429 tells nothing about this token, and
+	// charged only once the lookup found nothing, so that links that are
+	// found never count however many are in flight from one address.
+	// Misses in flight at once can overrun the allowance together; each
+	// is still charged, and the client waits for all of them to come back.
+	if ok, wait := h.misses.Allow(client); !ok {
 		h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", "rate_limited", "token", ref(token))
 		h.problem(w, r, http.StatusTooManyRequests, wait)
 		return nil, false
 	}
 	if !member.WellFormedToken(token) {
+		h.misses.Charge(client)
 		h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", "unknown", "token", ref(token))
 		return &member.SignInView{State: member.SignInUnknown}, true
 	}
@@ -448,12 +453,11 @@ func (h *Handler) lookUp(w http.ResponseWriter, r *http.Request, token string, a
 		err = errors.New("store returned no sign-in view")
 	}
 	if err != nil {
-		h.misses.Give(client)
 		h.internal(w, r, "sign-in link", err)
 		return nil, false
 	}
-	if view.State != member.SignInUnknown {
-		h.misses.Give(client)
+	if view.State == member.SignInUnknown {
+		h.misses.Charge(client)
 	}
 	if r.Method != http.MethodPost || view.State != member.SignInValid {
 		h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", strings.ToLower(string(view.State)), "token", ref(token))
