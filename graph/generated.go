@@ -829,7 +829,11 @@ type Policy {
 input MemberFilter {
   memberType: MemberType
   bindStatus: BindStatus
-  "Matches a member's name or email, ignoring case."
+  """
+  Matches a member's name or email, ignoring case. A complete email address
+  matches the member holding exactly that email; anything else matches
+  names and emails that contain it.
+  """
   search: String
 }
 

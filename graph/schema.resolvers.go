@@ -190,22 +190,3 @@ type (
 	organizationResolver struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
 )
-
-// !!! WARNING !!!
-// The code below was going to be deleted when updating resolvers. It has been copied here so you have
-// one last chance to move it out of harms way if you want. There are two reasons this happens:
-//  - When renaming or deleting a resolver the old code will be put in here. You can safely delete
-//    it when you're done.
-//  - You have helper methods in this file. Move them out to keep these resolver files clean.
-/*
-	func (r *securityInfoResolver) NextResendAllowedAt(ctx context.Context, obj *model.SecurityInfo) (*time.Time, error) {
-	return nextResendAllowedAt(ctx, obj)
-}
-func (r *securityInfoResolver) ResendsRemaining(ctx context.Context, obj *model.SecurityInfo) (int, error) {
-	return resendsRemaining(ctx, obj)
-}
-func (r *securityInfoResolver) Delivery(ctx context.Context, obj *model.SecurityInfo) (*model.MailDelivery, error) {
-	return delivery(ctx, obj)
-}
-func (r *Resolver) SecurityInfo() SecurityInfoResolver { return &securityInfoResolver{r} }
-*/

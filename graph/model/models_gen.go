@@ -45,7 +45,9 @@ type MemberEventEdge struct {
 type MemberFilter struct {
 	MemberType *MemberType `json:"memberType,omitempty"`
 	BindStatus *BindStatus `json:"bindStatus,omitempty"`
-	// Matches a member's name or email, ignoring case.
+	// Matches a member's name or email, ignoring case. A complete email address
+	// matches the member holding exactly that email; anything else matches
+	// names and emails that contain it.
 	Search *string `json:"search,omitempty"`
 }
 

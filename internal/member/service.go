@@ -11,7 +11,8 @@ type Filter struct {
 	Type   Type
 	Status Status
 	// Search matches a member's name or the email of its current binding,
-	// ignoring case.
+	// ignoring case: a complete email address matches exactly that email
+	// (by index), anything else names and emails that contain it.
 	Search string
 }
 

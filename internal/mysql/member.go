@@ -147,7 +147,7 @@ func (s *Store) Members(ctx context.Context, orgID int64, f member.Filter, q mem
 	if q.First == 0 {
 		return page, nil
 	}
-	var rows []memberRow
+	rows := make([]memberRow, 0, q.First+1) // scanned into without regrowing
 	if err := s.db.SelectContext(ctx, &rows, list.query, list.args...); err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
