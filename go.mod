@@ -15,7 +15,6 @@ require (
 	github.com/pressly/goose/v3 v3.30.0
 	github.com/sirupsen/logrus v1.8.1
 	github.com/vektah/gqlparser/v2 v2.5.64
-	github.com/vikstrous/dataloadgen v0.0.10
 	github.com/wneessen/go-mail v0.8.1
 	golang.org/x/net v0.62.0
 )
