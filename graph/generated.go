@@ -56,6 +56,7 @@ type ComplexityRoot struct {
 		Name         func(childComplexity int) int
 		Remark       func(childComplexity int) int
 		Removal      func(childComplexity int) int
+		RemovedAt    func(childComplexity int) int
 		SecurityInfo func(childComplexity int) int
 	}
 
@@ -289,6 +290,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Member.Removal(childComplexity), true
+	case "Member.removedAt":
+		if e.ComplexityRoot.Member.RemovedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.RemovedAt(childComplexity), true
 	case "Member.securityInfo":
 		if e.ComplexityRoot.Member.SecurityInfo == nil {
 			break
@@ -829,6 +836,8 @@ type Policy {
 input MemberFilter {
   memberType: MemberType
   bindStatus: BindStatus
+  "true lists the members removed from the organization (newest first, as always) instead of its current members."
+  removed: Boolean = false
   """
   Matches a member's name or email, ignoring case. A complete email address
   matches the member holding exactly that email; anything else matches
@@ -886,6 +895,8 @@ type Member {
   loginEmail: String
   "Whether the member can be removed from the organization now, and why not."
   removal: Removal!
+  "When the member was removed from the organization; null while it is a member. A removed member keeps its login email and its history."
+  removedAt: Time
   "What happened to this member, newest first."
   events(first: Int = 20, after: String): MemberEventConnection!
 }
@@ -1091,6 +1102,8 @@ func (ec *executionContext) childFields_Member(ctx context.Context, field graphq
 		return ec.fieldContext_Member_loginEmail(ctx, field)
 	case "removal":
 		return ec.fieldContext_Member_removal(ctx, field)
+	case "removedAt":
+		return ec.fieldContext_Member_removedAt(ctx, field)
 	case "events":
 		return ec.fieldContext_Member_events(ctx, field)
 	}
@@ -1944,6 +1957,29 @@ func (ec *executionContext) fieldContext_Member_removal(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Member_removedAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Member_removedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RemovedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Member_removedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Member", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Member_events(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
@@ -4824,7 +4860,11 @@ func (ec *executionContext) unmarshalInputMemberFilter(ctx context.Context, obj 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"memberType", "bindStatus", "search"}
+	if _, present := asMap["removed"]; !present {
+		asMap["removed"] = false
+	}
+
+	fieldsInOrder := [...]string{"memberType", "bindStatus", "removed", "search"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -4845,6 +4885,13 @@ func (ec *executionContext) unmarshalInputMemberFilter(ctx context.Context, obj 
 				return it, err
 			}
 			it.BindStatus = data
+		case "removed":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("removed"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Removed = data
 		case "search":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -5084,6 +5131,11 @@ func (ec *executionContext) _Member(ctx context.Context, sel ast.SelectionSet, o
 		case "removal":
 			out.Values[i] = ec._Member_removal(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "removedAt":
+			out.Values[i] = ec._Member_removedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "events":

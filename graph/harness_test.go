@@ -104,7 +104,7 @@ func (a *api) do(query string, vars map[string]any) map[string]any {
 	return r.Data
 }
 
-const memberFields = `id name memberType remark bindStatus loginEmail
+const memberFields = `id name memberType remark bindStatus loginEmail removedAt
 	removal { allowed reasons }
 	securityInfo { email countryCode phone status submittedAt activatedAt linkSentAt linkExpiresAt
 		modificationsRemaining nextResendAllowedAt resendsRemaining delivery { status attempts lastError sentAt } }`

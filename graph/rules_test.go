@@ -374,10 +374,36 @@ func TestRemoval(t *testing.T) {
 	}
 	wantCode(t, a.update(alice, "x@example.com"), "NOT_PENDING")
 	wantCode(t, a.resend(alice), "NOT_PENDING")
+	if m["removedAt"] != nil {
+		t.Errorf("a member's removedAt = %v, want null", m["removedAt"])
+	}
 	p := a.remove(alice)
 	wantCode(t, p, "")
+	if p.Member["removedAt"] != start.Format(time.RFC3339Nano) || p.Member["removal"].(map[string]any)["allowed"] != false {
+		t.Errorf("removeMember answers %v, want removedAt %s and removal not allowed", p.Member, start.Format(time.RFC3339Nano))
+	}
 	if a.member(alice) != nil {
 		t.Error("removed member still in the organization")
+	}
+	// The removed member and its history are listed apart.
+	const list = `query($removed: Boolean) { members(filter: {removed: $removed}) { totalCount
+		edges { node { id loginEmail removedAt events(first: 1) { edges { node { kind } } } } } } }`
+	current := a.do(list, nil)["members"].(map[string]any)
+	for _, e := range current["edges"].([]any) {
+		if e.(map[string]any)["node"].(map[string]any)["id"] == alice {
+			t.Error("a removed member is listed among the current ones")
+		}
+	}
+	gone := a.do(list, map[string]any{"removed": true})["members"].(map[string]any)
+	edges := gone["edges"].([]any)
+	if gone["totalCount"] != float64(1) || len(edges) != 1 {
+		t.Fatalf("removed members = %v, want Alice alone", gone)
+	}
+	node := edges[0].(map[string]any)["node"].(map[string]any)
+	kinds := node["events"].(map[string]any)["edges"].([]any)
+	if node["id"] != alice || node["loginEmail"] != "alice@example.com" || node["removedAt"] == nil ||
+		len(kinds) != 1 || kinds[0].(map[string]any)["node"].(map[string]any)["kind"] != "REMOVED" {
+		t.Errorf("removed member = %v, want Alice with her login email, removedAt and the REMOVED event first", node)
 	}
 	wantCode(t, a.remove(alice), "MEMBER_NOT_FOUND")
 	// The removed member keeps its email.

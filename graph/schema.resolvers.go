@@ -153,6 +153,7 @@ func (r *queryResolver) Members(ctx context.Context, first *int, after *string, 
 			f.Status = member.Status(*filter.BindStatus)
 		}
 		f.Search = deref(filter.Search)
+		f.Removed = filter.Removed != nil && *filter.Removed
 	}
 	q.SkipTotal = !requested(ctx, "totalCount")
 	page, err := r.Service.Members(ctx, org.ID, f, q)

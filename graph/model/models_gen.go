@@ -45,6 +45,8 @@ type MemberEventEdge struct {
 type MemberFilter struct {
 	MemberType *MemberType `json:"memberType,omitempty"`
 	BindStatus *BindStatus `json:"bindStatus,omitempty"`
+	// true lists the members removed from the organization (newest first, as always) instead of its current members.
+	Removed *bool `json:"removed,omitempty"`
 	// Matches a member's name or email, ignoring case. A complete email address
 	// matches the member holding exactly that email; anything else matches
 	// names and emails that contain it.

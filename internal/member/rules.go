@@ -154,6 +154,9 @@ func NextSend(sends []time.Time, now time.Time, p Policy) (time.Time, bool) {
 // Removal says whether m may be removed from its organization (R10) and,
 // when not, why.
 func Removal(m *Member) (bool, []string) {
+	if m.RemovedAt != nil {
+		return false, []string{"the member was already removed from the organization"}
+	}
 	if m.Type == TypeInvited {
 		return true, nil
 	}

@@ -14,6 +14,9 @@ type Filter struct {
 	// ignoring case: a complete email address matches exactly that email
 	// (by index), anything else names and emails that contain it.
 	Search string
+	// Removed selects the members removed from the organization instead
+	// of its current ones.
+	Removed bool
 }
 
 // PageQuery asks for one page of a keyset-paginated listing.

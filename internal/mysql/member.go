@@ -196,6 +196,9 @@ func membersMatching(orgID int64, f member.Filter, now time.Time) (from, cond st
 	// email address, the bindings that hold it (see searchEmailKey).
 	from = ` FROM members m LEFT JOIN bindings b ON b.id = m.binding_id`
 	where := []string{"m.org_id = ?", "m.removed_at IS NULL"}
+	if f.Removed {
+		where[1] = "m.removed_at IS NOT NULL"
+	}
 	args = []any{orgID}
 	if search := strings.TrimSpace(f.Search); search != "" {
 		if len(search) > member.MaxSearchLength {
