@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -331,24 +332,49 @@ func runWorker(t testing.TB, w *mail.Worker, returnWithin time.Duration) *runnin
 // countingOutbox passes every call to the real store and counts them.
 type countingOutbox struct {
 	mail.Outbox
-	claims atomic.Int64
-	marks  atomic.Int64 // MarkOutboxSent calls
-	sent   atomic.Int64 // successful ones
+	claims         atomic.Int64
+	claimsWithRows atomic.Int64 // claims that returned rows
+	claimed        atomic.Int64 // rows the claims returned
+	marks          atomic.Int64 // MarkOutboxSentBatch calls
+	sent           atomic.Int64 // rows they marked
+	lost           atomic.Int64 // rows they skipped as no longer held
+
+	mu      sync.Mutex
+	batches []markedBatch // the MarkOutboxSentBatch calls that succeeded
 }
+
+// markedBatch is one MarkOutboxSentBatch call: its rows, and those lost.
+type markedBatch struct{ rows, lost []int64 }
 
 func (c *countingOutbox) ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error) {
 	msgs, err := c.Outbox.ClaimOutbox(ctx, owner, limit, lease)
+	c.claimed.Add(int64(len(msgs)))
+	if len(msgs) > 0 {
+		c.claimsWithRows.Add(1)
+	}
 	c.claims.Add(1)
 	return msgs, err
 }
 
-func (c *countingOutbox) MarkOutboxSent(ctx context.Context, id int64, owner string, sentAt time.Time) error {
-	err := c.Outbox.MarkOutboxSent(ctx, id, owner, sentAt)
+func (c *countingOutbox) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]time.Time) ([]int64, error) {
+	lost, err := c.Outbox.MarkOutboxSentBatch(ctx, owner, sent)
 	c.marks.Add(1)
 	if err == nil {
-		c.sent.Add(1)
+		c.sent.Add(int64(len(sent) - len(lost)))
+		c.lost.Add(int64(len(lost)))
+		rows := slices.Sorted(maps.Keys(sent))
+		c.mu.Lock()
+		c.batches = append(c.batches, markedBatch{rows: rows, lost: lost})
+		c.mu.Unlock()
 	}
-	return err
+	return lost, err
+}
+
+// markedBatches returns the MarkOutboxSentBatch calls that succeeded.
+func (c *countingOutbox) markedBatches() []markedBatch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.batches)
 }
 
 // waitClaims waits until the worker has claimed n more times: it has
@@ -751,6 +777,13 @@ func TestDeliveryTwoWorkersThousandMails(t *testing.T) {
 		if o.sent.Load() == 0 {
 			t.Errorf("instance-%d sent nothing: the two workers did not share the outbox", i+1)
 		}
+		// Each claims ahead and records in batches.
+		t.Logf("instance-%d: %d claims with rows for %d rows, %d marks for %d rows", i+1,
+			o.claimsWithRows.Load(), o.claimed.Load(), o.marks.Load(), o.sent.Load())
+		if o.claimsWithRows.Load()*2 > o.claimed.Load() || o.marks.Load()*2 > o.sent.Load() {
+			t.Errorf("instance-%d: %d claims with rows for %d rows, %d marks for %d rows; want at least 2 rows a call",
+				i+1, o.claimsWithRows.Load(), o.claimed.Load(), o.marks.Load(), o.sent.Load())
+		}
 	}
 	if total := outboxes[0].sent.Load() + outboxes[1].sent.Load(); total != n {
 		t.Errorf("the workers recorded %d sends, want %d", total, n)
@@ -873,8 +906,9 @@ func TestDeliveryWorkerStopsMidBatch(t *testing.T) {
 				}
 				return nil
 			})
-			if got := f.count("outbox", "leased_by = 'first'"); got != concurrency {
-				t.Fatalf("the first worker holds %d rows mid-batch, want %d", got, concurrency)
+			// It holds those in progress, and those it claimed ahead.
+			if got := f.count("outbox", "leased_by = 'first' AND status = 'QUEUED'"); got < concurrency || got > n-pass {
+				t.Fatalf("the first worker holds %d rows mid-batch, want from the %d in progress to the %d unsent", got, concurrency, n-pass)
 			}
 			run.cancel()
 			if tc.finish {
@@ -1026,9 +1060,9 @@ func TestDeliverySupersededWhileInFlight(t *testing.T) {
 		t.Parallel()
 		_, _, counting, run := start(t)
 		// The worker has tried to record the superseded mail as sent.
-		testenv.Eventually(t, 10*time.Second, "a MarkOutboxSent", func() error {
+		testenv.Eventually(t, 10*time.Second, "a MarkOutboxSentBatch", func() error {
 			if counting.marks.Load() == 0 {
-				return errors.New("no MarkOutboxSent yet")
+				return errors.New("no MarkOutboxSentBatch yet")
 			}
 			return nil
 		})

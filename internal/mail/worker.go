@@ -2,11 +2,12 @@
 // activation links, and sign-in links to activated login emails.
 //
 // The service writes each mail to an outbox table in the transaction of the
-// change that causes it; a Worker claims due outbox rows, renders them with
-// Render, sends them through a Sender (a pool of go-mail SMTP connections)
-// and records the outcome: sent, retry later (Classify says temporary), or
-// failed (permanent, or out of retry budget). Several workers, in one
-// process or many, share the outbox through leases.
+// change that causes it; a Worker claims due outbox rows ahead, renders
+// them with Render, sends them through a Sender (a pool of go-mail SMTP
+// connections) and records the outcome: sent (many mails to a
+// transaction), retry later (Classify says temporary), or failed
+// (permanent, or out of retry budget). Several workers, in one process or
+// many, share the outbox through leases.
 package mail
 
 import (
@@ -20,6 +21,7 @@ import (
 	netmail "net/mail"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -32,20 +34,20 @@ import (
 // Outbox is the store side (implemented by internal/mysql).
 //
 // Attempts: m.Attempts as claimed is the number of attempts already
-// recorded; each MarkOutboxSent, MarkOutboxRetry and MarkOutboxFailed
-// records one more. Every Mark call and ReleaseOutbox act only on a row
-// the owner still holds and should return an error otherwise.
+// recorded; MarkOutboxSentBatch records one more for each row it marks,
+// MarkOutboxRetry and MarkOutboxFailed one more for theirs. Every mark and
+// ReleaseOutbox act only on rows the owner still holds.
 type Outbox interface {
 	// ClaimOutbox leases up to limit due rows (QUEUED/RETRYING with next_attempt_at <= now, or leased by anyone with an expired lease) to owner until now+lease, using SELECT … FOR UPDATE SKIP LOCKED.
 	ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error)
-	// MarkOutboxSent records that the SMTP server accepted the row's mail at sentAt (an activation link's days start then), erases the raw token.
-	MarkOutboxSent(ctx context.Context, id int64, owner string, sentAt time.Time) error
-	// MarkOutboxRetry records a temporary failure and when to try again.
+	// MarkOutboxSentBatch records in one transaction that the SMTP server accepted the mail of each row of sent (row id -> acceptance time; an activation link's days start then) and erases their raw tokens. Rows owner no longer holds are skipped and returned in lost; an error records nothing.
+	MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]time.Time) (lost []int64, err error)
+	// MarkOutboxRetry records a temporary failure and when to try again; an error if owner no longer holds the row.
 	MarkOutboxRetry(ctx context.Context, id int64, owner string, lastError string, next time.Time) error
-	// MarkOutboxFailed records a permanent failure (or an exhausted retry budget).
+	// MarkOutboxFailed records a permanent failure (or an exhausted retry budget); an error if owner no longer holds the row.
 	MarkOutboxFailed(ctx context.Context, id int64, owner string, lastError string, at time.Time) error
-	// ReleaseOutbox gives back every row owner still holds, due at once.
-	ReleaseOutbox(ctx context.Context, owner string) error
+	// ReleaseOutbox gives back rows owner still holds, due at once: those of ids, or every one when no ids are given.
+	ReleaseOutbox(ctx context.Context, owner string, ids ...int64) error
 }
 
 // Transport sends one rendered mail. *Sender is one; wrap it to add
@@ -65,8 +67,30 @@ const (
 	DefaultShutdownGrace = 15 * time.Second
 )
 
-// markTimeout bounds one store call that records an outcome.
+// markTimeout bounds one store call that claims rows or records an
+// outcome.
 const markTimeout = 10 * time.Second
+
+// Claiming ahead and recording in batches. The worker keeps a queue of
+// claimed rows so that a connection that frees takes the next mail at
+// once, and records accepted mails many to a transaction, so that sending
+// never waits on the database.
+const (
+	// maxQueuePerSlot bounds the rows held unsent (queued and in
+	// progress) to Concurrency×maxQueuePerSlot. Fewer are held while
+	// sends are slow: each connection's share must go out within an
+	// eighth of the lease (see queueSize).
+	maxQueuePerSlot = 50
+	// maxMarkBatch bounds the rows one MarkOutboxSentBatch records.
+	maxMarkBatch = 200
+	// markLinger is how long the recorder waits for more accepted mails,
+	// while sends are in progress, before it records what it has: fewer,
+	// larger transactions under load, for a delay that holds up no send
+	// (a link's days start at its acceptance whenever it is recorded) and
+	// is nothing to a lease. A mail accepted while no other is being sent
+	// is recorded at once.
+	markLinger = 50 * time.Millisecond
+)
 
 // WorkerOptions configure a Worker. Outbox, Sender, From and PublicURL are
 // required; zero values elsewhere take the defaults.
@@ -85,7 +109,9 @@ type WorkerOptions struct {
 	// Concurrency is how many mails are sent at once (default 4).
 	Concurrency int
 	// Lease is how long a claimed row stays this worker's (default 2m).
-	// It must exceed the Sender's connect plus command timeouts.
+	// It must exceed the Sender's connect plus command timeouts. A
+	// claimed row not started within a quarter of it is given back, and
+	// the worker claims no more ahead than it sends in an eighth of it.
 	Lease time.Duration
 	// RetryBudget is how long after a row's CreatedAt temporary failures
 	// are retried (default 24h); a retry that would fall later fails the row.
@@ -111,8 +137,9 @@ type WorkerOptions struct {
 	Owner string
 }
 
-// Worker delivers the outbox: it claims due rows, sends them concurrently
-// and records each outcome. Create it with NewWorker and start it with Run.
+// Worker delivers the outbox: it claims due rows ahead into a local queue,
+// sends them concurrently and records the outcomes, accepted mails in
+// batches. Create it with NewWorker and start it with Run.
 type Worker struct {
 	o       WorkerOptions
 	wake    chan struct{}
@@ -188,17 +215,24 @@ func (w *Worker) Notify() {
 	}
 }
 
-// Run delivers the outbox until ctx ends: it claims as many due rows as it
-// has free slots, sends them concurrently and records each outcome, and
-// claims again when woken by Notify, when the poll interval passes, or
-// when a slot frees after a full claim. Store errors are logged and
-// retried at the next poll.
+// Run delivers the outbox until ctx ends. It claims due rows ahead into a
+// local queue (up to 50 rows per connection, fewer while sends are slow)
+// and starts the next queued mail as soon as one of its Concurrency sends
+// finishes. It claims again, once the queue has run down to half, after a
+// full claim (more rows may be due), when woken by Notify, or when the
+// poll interval passes; the claims run beside the sends. Accepted mails go
+// to a recorder that marks them sent many to a transaction while the
+// sending goes on; retries and failures are recorded one by one. A queued
+// row that could not be started within a quarter of its lease is given
+// back rather than sent late. Store errors are logged and retried at the
+// next poll.
 //
-// When ctx ends, Run claims nothing more, lets the mails in progress finish
-// for up to ShutdownGrace, then cuts the rest, gives back every row it
-// still holds with ReleaseOutbox and returns. It returns nil after a clean
-// stop and an error only if the release failed. Run may not be called
-// twice at once.
+// When ctx ends, Run claims and starts nothing more, lets the mails in
+// progress finish for up to ShutdownGrace, then cuts the rest, records
+// the accepted ones, gives back every row it still holds (queued, cut, or
+// not recorded) with ReleaseOutbox and returns. It returns nil after a
+// clean stop and an error only if the release failed. Run may not be
+// called twice at once.
 func (w *Worker) Run(ctx context.Context) error {
 	if !w.running.CompareAndSwap(false, true) {
 		return errors.New("mail worker: Run is already running")
@@ -206,49 +240,78 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer w.running.Store(false)
 	log := w.o.Logger.With("owner", w.o.Owner)
 
-	// Sends outlive ctx by the shutdown grace.
+	// Sends outlive ctx by the shutdown grace. Claims and marks are never
+	// cut, only bounded in time, so that what they did is known.
 	sendCtx, cut := context.WithCancel(context.WithoutCancel(ctx))
 	defer cut()
-	done := make(chan struct{}, w.o.Concurrency)
+	rec := &recorder{in: make(chan acceptedMail, w.o.Concurrency*maxQueuePerSlot), done: make(chan struct{})}
+	go w.record(log, rec)
+	done := make(chan time.Duration, w.o.Concurrency) // a row is dealt with; its SMTP send took so long
+	claimed := make(chan claimResult, 1)
+	var queue []queuedRow // claimed, not started, oldest first
 	inflight := 0
-	claim, more := true, false
+	claiming, wanted := false, true
+	var sendTime time.Duration // moving average of an SMTP send
 	poll := time.NewTimer(w.o.PollInterval)
 	defer poll.Stop()
 
 	for ctx.Err() == nil {
-		if claim && inflight < w.o.Concurrency {
-			claim = false
-			free := w.o.Concurrency - inflight
-			msgs, err := w.o.Outbox.ClaimOutbox(ctx, w.o.Owner, free, w.o.Lease)
-			if ctx.Err() != nil {
-				break // shutting down: whatever was claimed is released below
+		var stale []int64
+		for inflight < w.o.Concurrency && len(queue) > 0 && ctx.Err() == nil {
+			q := queue[0]
+			queue = queue[1:]
+			if time.Since(q.claimedAt) > w.o.Lease/4 {
+				stale = append(stale, q.msg.ID)
+				continue
 			}
-			if err != nil {
-				log.Error("claim outbox", "err", err)
+			inflight++
+			rec.sending.Add(1)
+			go func() {
+				took, a := w.deliver(sendCtx, log, q)
+				rec.sending.Add(-1)
+				if a != nil {
+					rec.in <- *a
+				}
+				done <- took
+			}()
+		}
+		if len(stale) > 0 {
+			// Given back due at once: claim them again, with a new lease.
+			w.giveBack(ctx, log, stale)
+			wanted = true
+		}
+		size := w.queueSize(sendTime)
+		if wanted && !claiming && len(queue) <= size/2 && ctx.Err() == nil {
+			if room := size - len(queue) - inflight; room > 0 {
+				wanted, claiming = false, true
+				go func() { claimed <- w.claim(ctx, room) }()
 			}
-			claimedAt := time.Now()
-			for _, m := range msgs {
-				inflight++
-				go func() {
-					defer func() { done <- struct{}{} }()
-					w.deliver(sendCtx, log, m, claimedAt)
-				}()
-			}
-			// A full claim may have left due rows behind: claim again as
-			// soon as a slot frees.
-			more = err == nil && len(msgs) == free
-			poll.Reset(w.o.PollInterval)
 		}
 		select {
 		case <-ctx.Done():
 		case <-w.wake:
-			claim = true
+			wanted = true
 		case <-poll.C:
-			claim = true
-		case <-done:
+			wanted = true
+		case c := <-claimed:
+			claiming = false
+			if c.err != nil {
+				log.Error("claim outbox", "err", c.err)
+			}
+			for _, m := range c.msgs {
+				queue = append(queue, queuedRow{msg: m, claimedAt: c.began})
+			}
+			// A full claim may have left due rows behind: claim again
+			// when the queue runs low.
+			wanted = wanted || (c.err == nil && len(c.msgs) == c.limit)
+			poll.Reset(w.o.PollInterval)
+		case d := <-done:
 			inflight--
-			if more {
-				claim = true
+			if d > 0 {
+				if sendTime == 0 {
+					sendTime = d
+				}
+				sendTime += (d - sendTime) / 8
 			}
 		}
 	}
@@ -258,14 +321,29 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	grace := time.NewTimer(w.o.ShutdownGrace)
 	defer grace.Stop()
-	for inflight > 0 {
+	for inflight > 0 || claiming {
 		select {
 		case <-done:
 			inflight--
+		case c := <-claimed:
+			// Claimed as the worker stopped: given back below.
+			claiming = false
+			for _, m := range c.msgs {
+				queue = append(queue, queuedRow{msg: m, claimedAt: c.began})
+			}
 		case <-grace.C:
-			log.Warn("mail worker stopping: cutting mails still in progress", "in_progress", inflight)
+			if inflight > 0 {
+				log.Warn("mail worker stopping: cutting mails still in progress", "in_progress", inflight)
+			}
 			cut()
 		}
+	}
+	// Every send has ended: record the accepted mails before the release
+	// could make their rows due again.
+	close(rec.in)
+	<-rec.done
+	if len(queue) > 0 {
+		log.Info("mail worker stopping: giving back claimed mails not started", "rows", len(queue))
 	}
 	relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
@@ -275,8 +353,60 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// deliver renders, sends and records one claimed row.
-func (w *Worker) deliver(ctx context.Context, log *slog.Logger, m member.OutboxMessage, claimedAt time.Time) {
+// queuedRow is a claimed row waiting for a connection.
+type queuedRow struct {
+	msg       member.OutboxMessage
+	claimedAt time.Time // when its claim began: its lease began no earlier
+}
+
+// claimResult is what one ClaimOutbox call returned.
+type claimResult struct {
+	msgs  []member.OutboxMessage
+	err   error
+	limit int
+	began time.Time
+}
+
+// claim leases up to limit rows. It is bounded in time but not cut when
+// ctx ends: Run must know what it holds to give it back.
+func (w *Worker) claim(ctx context.Context, limit int) claimResult {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	c := claimResult{limit: limit, began: time.Now()}
+	c.msgs, c.err = w.o.Outbox.ClaimOutbox(cctx, w.o.Owner, limit, w.o.Lease)
+	return c
+}
+
+// queueSize is how many rows the worker holds unsent (queued and in
+// progress) at most, given the average SMTP send so far: each
+// connection's share must go out within an eighth of the lease, well
+// before a queued row is given back unsent (a quarter).
+func (w *Worker) queueSize(sendTime time.Duration) int {
+	perSlot := maxQueuePerSlot
+	if sendTime > 0 {
+		perSlot = max(1, min(perSlot, int(w.o.Lease/8/sendTime)))
+	}
+	return w.o.Concurrency * perSlot
+}
+
+// giveBack releases queued rows that waited too long to be started: sent
+// now, they might still be in flight when their lease ends and another
+// worker takes them over.
+func (w *Worker) giveBack(ctx context.Context, log *slog.Logger, ids []int64) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	if err := w.o.Outbox.ReleaseOutbox(rctx, w.o.Owner, ids...); err != nil {
+		log.Error("give back mails not started in time; they wait for their lease to end", "rows", len(ids), "err", err)
+		return
+	}
+	log.Warn("gave back mails not started within a quarter of their lease", "rows", len(ids), "lease", w.o.Lease)
+}
+
+// deliver renders and sends one claimed row. It returns how long the SMTP
+// send took (0 if none was made) and, if the server accepted the mail, the
+// mail for the recorder; any other outcome it records itself.
+func (w *Worker) deliver(ctx context.Context, log *slog.Logger, q queuedRow) (time.Duration, *acceptedMail) {
+	m := q.msg
 	attempt := m.Attempts + 1
 	kind := m.Kind
 	if kind == "" {
@@ -292,7 +422,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, m member.OutboxM
 		expires = m.ExpiresAt
 		if !now.Before(expires) {
 			w.fail(ctx, log, m, "the sign-in link expired before its mail could be sent")
-			return
+			return 0, nil
 		}
 	}
 	msg, err := Render(m, RenderOptions{
@@ -304,14 +434,23 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, m member.OutboxM
 	if err != nil {
 		// Rendering again gives the same result: no retry.
 		w.fail(ctx, log, m, redact("cannot write the mail: "+err.Error(), m.Token))
-		return
+		return 0, nil
 	}
 
+	began := time.Now()
 	sendErr := w.o.Sender.Send(ctx, msg)
+	took := time.Since(began)
 	if sendErr == nil {
-		w.sent(log, m, claimedAt)
-		return
+		return took, &acceptedMail{id: m.ID, sentAt: w.o.Now(), claimedAt: q.claimedAt, log: log}
 	}
+	w.notSent(ctx, log, m, sendErr)
+	return took, nil
+}
+
+// notSent records a send that failed: to be retried after a backoff if
+// the failure is temporary and the retry budget allows, failed otherwise.
+func (w *Worker) notSent(ctx context.Context, log *slog.Logger, m member.OutboxMessage, sendErr error) {
+	attempt := m.Attempts + 1
 	if ctx.Err() != nil {
 		// Cut at shutdown: Run releases the row, due at once.
 		log.Warn("mail interrupted by shutdown; the row is released", "err", redact(sendErr.Error(), m.Token))
@@ -331,7 +470,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, m member.OutboxM
 		w.fail(ctx, log, m, clip(fmt.Sprintf("retry budget of %s used up after attempt %d: %s", w.o.RetryBudget, attempt, reason)))
 		return
 	}
-	if kind == member.OutboxSignIn && !next.Before(m.ExpiresAt) {
+	if m.Kind == member.OutboxSignIn && !next.Before(m.ExpiresAt) {
 		w.fail(ctx, log, m, clip(fmt.Sprintf("the sign-in link expires before the next attempt, after attempt %d: %s", attempt, reason)))
 		return
 	}
@@ -344,32 +483,97 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, m member.OutboxM
 	log.Warn("mail not delivered; will retry", "reason", reason, "next_attempt_at", next.UTC())
 }
 
-// sent records an accepted mail. It tries a few times, since a row left
-// leased after its mail went out would be sent again once the lease ends.
-func (w *Worker) sent(log *slog.Logger, m member.OutboxMessage, claimedAt time.Time) {
-	sentAt := w.o.Now()
-	// Give up in time for nobody else to have taken the row over.
-	deadline := claimedAt.Add(w.o.Lease * 3 / 4)
+// acceptedMail is a mail the SMTP server accepted, to be recorded as sent.
+type acceptedMail struct {
+	id        int64
+	sentAt    time.Time // by the worker's clock: the link's days start then
+	claimedAt time.Time
+	log       *slog.Logger
+}
+
+// recorder takes the mails the SMTP server accepted to record them as sent.
+type recorder struct {
+	in      chan acceptedMail
+	sending atomic.Int64  // sends in progress, whose mail may come in
+	done    chan struct{} // closed once in is closed and all recorded
+}
+
+// record marks the mails coming in to rec as sent until rec.in is closed,
+// then closes rec.done. Each transaction takes the mails accepted up to
+// markLinger after the first of them (at most maxMarkBatch), as long as
+// sends are in progress; when none is, it records what it has at once.
+func (w *Worker) record(log *slog.Logger, rec *recorder) {
+	defer close(rec.done)
+	linger := time.NewTimer(markLinger)
+	defer linger.Stop()
+	for a := range rec.in {
+		batch := []acceptedMail{a}
+		linger.Reset(markLinger)
+	fill:
+		for len(batch) < maxMarkBatch {
+			if rec.sending.Load() == 0 && len(rec.in) == 0 {
+				break // nothing more is coming soon
+			}
+			select {
+			case a, ok := <-rec.in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, a)
+			case <-linger.C:
+				break fill
+			}
+		}
+		w.markSent(log, batch)
+	}
+}
+
+// markSent records a batch of accepted mails. It tries until shortly
+// before the first of their leases ends, since a row left leased after
+// its mail went out would be sent again once the lease ends. A batch that
+// fails is recorded again row by row, so that one row cannot hold back
+// the others.
+func (w *Worker) markSent(log *slog.Logger, batch []acceptedMail) {
+	sent := make(map[int64]time.Time, len(batch))
+	// Give up in time for nobody else to have taken a row over.
+	deadline := batch[0].claimedAt.Add(w.o.Lease * 3 / 4)
+	for _, a := range batch {
+		sent[a.id] = a.sentAt
+		if d := a.claimedAt.Add(w.o.Lease * 3 / 4); d.Before(deadline) {
+			deadline = d
+		}
+	}
 	delay := 100 * time.Millisecond
 	for {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		err := w.o.Outbox.MarkOutboxSent(ctx, m.ID, w.o.Owner, sentAt)
+		lost, err := w.o.Outbox.MarkOutboxSentBatch(ctx, w.o.Owner, sent)
 		cancel()
 		if err == nil {
-			log.Info("mail sent")
+			for _, a := range batch {
+				if slices.Contains(lost, a.id) {
+					// Cancelled while in flight (its link superseded, or
+					// the binding activated), or taken over after the
+					// lease ran out.
+					a.log.Warn("mail sent, but its outbox row is no longer this worker's")
+					continue
+				}
+				a.log.Info("mail sent")
+			}
 			return
 		}
-		if errors.Is(err, member.ErrLeaseLost) {
-			// Cancelled while in flight (its link superseded, or the
-			// binding activated), or taken over after the lease ran out.
-			log.Warn("mail sent, but its outbox row is no longer this worker's", "err", err)
+		if len(batch) > 1 {
+			log.Warn("record mails as sent; recording them one by one", "rows", len(batch), "err", err)
+			for _, a := range batch {
+				w.markSent(log, []acceptedMail{a})
+			}
 			return
 		}
+		a := batch[0]
 		if time.Until(deadline) < delay {
-			log.Error("record mail as sent; it may be sent again", "err", err)
+			a.log.Error("record mail as sent; it may be sent again", "err", err)
 			return
 		}
-		log.Warn("record mail as sent; retrying", "err", err)
+		a.log.Warn("record mail as sent; retrying", "err", err)
 		t := time.NewTimer(delay)
 		<-t.C
 		delay = min(2*delay, 2*time.Second)

@@ -50,7 +50,7 @@ type memRow struct {
 	next       time.Time
 	lastError  string
 	sentAt     time.Time
-	sentMarks  int // accepted MarkOutboxSent calls
+	sentMarks  int // times MarkOutboxSentBatch marked it
 }
 
 // memOutbox is an in-memory Outbox with the semantics the MySQL one must
@@ -152,17 +152,22 @@ func (o *memOutbox) held(id int64, owner string) (*memRow, error) {
 	return r, nil
 }
 
-func (o *memOutbox) MarkOutboxSent(_ context.Context, id int64, owner string, sentAt time.Time) error {
+func (o *memOutbox) MarkOutboxSentBatch(_ context.Context, owner string, sent map[int64]time.Time) ([]int64, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	r, err := o.held(id, owner)
-	if err != nil {
-		return err
+	var lost []int64
+	for id, sentAt := range sent {
+		r, err := o.held(id, owner)
+		if err != nil {
+			lost = append(lost, id)
+			continue
+		}
+		r.status, r.owner, r.sentAt, r.msg.Token = member.DeliverySent, "", sentAt, ""
+		r.msg.Attempts++
+		r.sentMarks++
 	}
-	r.status, r.owner, r.sentAt, r.msg.Token = member.DeliverySent, "", sentAt, ""
-	r.msg.Attempts++
-	r.sentMarks++
-	return nil
+	slices.Sort(lost)
+	return lost, nil
 }
 
 func (o *memOutbox) MarkOutboxRetry(_ context.Context, id int64, owner, lastError string, next time.Time) error {
@@ -189,12 +194,12 @@ func (o *memOutbox) MarkOutboxFailed(_ context.Context, id int64, owner, lastErr
 	return nil
 }
 
-func (o *memOutbox) ReleaseOutbox(_ context.Context, owner string) error {
+func (o *memOutbox) ReleaseOutbox(_ context.Context, owner string, ids ...int64) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.releases++
-	for _, r := range o.rows {
-		if r.owner == owner {
+	for id, r := range o.rows {
+		if r.owner == owner && (len(ids) == 0 || slices.Contains(ids, id)) {
 			r.owner, r.next = "", o.now()
 		}
 	}

@@ -66,11 +66,12 @@ func (s *Store) Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time
 // ClaimOutbox leases up to limit due outbox rows to owner until now+lease.
 // SKIP LOCKED lets several workers claim side by side without waiting on
 // each other; a row whose lease ran out (its worker died mid-send) is due
-// again.
+// again. It runs at READ COMMITTED (see inTxAt), so that the rows it
+// scanned and skipped stay free for the marks of mail in flight.
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error) {
 	now := s.Now()
 	var msgs []member.OutboxMessage
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTxAt(ctx, sql.LevelReadCommitted, func(tx *sqlx.Tx) error {
 		// One status per statement: with an equality on status the
 		// (status, next_attempt_at) index yields the rows in order, where
 		// an IN list scanned and sorted the table and kept every row it
@@ -152,46 +153,6 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease 
 // ErrLeaseLost is member.ErrLeaseLost: the worker no longer holds the row.
 var ErrLeaseLost = member.ErrLeaseLost
 
-// MarkOutboxSent records that the SMTP server accepted the row's mail at
-// sentAt, and erases the raw token. An activation link's days start then
-// (R7); a sign-in mail's row is only marked, its link's minutes having
-// started when it was asked for.
-func (s *Store) MarkOutboxSent(ctx context.Context, id int64, owner string, sentAt time.Time) error {
-	sentAt = sentAt.UTC().Truncate(time.Microsecond)
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		row, err := s.lockOutbox(ctx, tx, id, owner)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `
-			UPDATE outbox SET status = 'SENT', sent_at = ?, token = NULL, attempts = attempts + 1, last_error = NULL,
-				leased_by = NULL, lease_until = NULL
-			WHERE id = ?`, sentAt, id); err != nil {
-			return fmt.Errorf("mark outbox row %d sent: %w", id, err)
-		}
-		if row.Kind == member.OutboxSignIn {
-			return nil
-		}
-		expires := sentAt.Add(s.policy.ActivationTTL)
-		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET sent_at = ?, expires_at = ? WHERE id = ? AND killed_at IS NULL AND sent_at IS NULL`, sentAt, expires, row.LinkID.Int64)
-		if err != nil {
-			return fmt.Errorf("mark link %d sent: %w", row.LinkID.Int64, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil // superseded while in flight: the binding no longer counts it
-		}
-		_, err = tx.ExecContext(ctx, `
-			UPDATE bindings SET unsent_links = unsent_links - 1,
-				link_sent_at = CASE WHEN link_sent_at IS NULL OR link_sent_at < ? THEN ? ELSE link_sent_at END,
-				link_expires_at = CASE WHEN link_expires_at IS NULL OR link_expires_at < ? THEN ? ELSE link_expires_at END
-			WHERE id = ?`, sentAt, sentAt, expires, expires, row.BindingID)
-		if err != nil {
-			return fmt.Errorf("start link days of binding %d: %w", row.BindingID, err)
-		}
-		return s.record(ctx, tx, &member.Member{ID: row.MemberID, OrgID: row.OrgID}, row.BindingID, member.EventLinkSent, member.ActorSystem, row.Recipient, "accepted by the mail server", sentAt)
-	})
-}
-
 // MarkOutboxRetry records a temporary delivery failure and when to try
 // again. The first one of an activation mail is recorded as a member
 // event.
@@ -246,11 +207,18 @@ func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, owner string, la
 	})
 }
 
-// ReleaseOutbox gives back every row owner holds, due at once, for a
-// worker that stops before sending them.
-func (s *Store) ReleaseOutbox(ctx context.Context, owner string) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE outbox SET leased_by = NULL, lease_until = NULL WHERE leased_by = ? AND status IN ('QUEUED', 'RETRYING')`, owner)
-	if err != nil {
+// ReleaseOutbox gives back rows owner holds, due at once, for a worker
+// that stops before sending them: those of ids, or every one when no ids
+// are given.
+func (s *Store) ReleaseOutbox(ctx context.Context, owner string, ids ...int64) error {
+	query, args := `UPDATE outbox SET leased_by = NULL, lease_until = NULL WHERE leased_by = ? AND status IN ('QUEUED', 'RETRYING')`, []any{owner}
+	if len(ids) > 0 {
+		var err error
+		if query, args, err = sqlx.In(query+` AND id IN (?)`, owner, ids); err != nil {
+			return err
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("release outbox rows of %s: %w", owner, err)
 	}
 	return nil
@@ -265,34 +233,20 @@ type outboxRow struct {
 	LinkID    sql.NullInt64     `db:"link_id"` // NULL on a sign-in row
 	Recipient string            `db:"recipient"`
 	Attempts  int               `db:"attempts"`
+	// LinkUnsent: the row's activation link is neither sent nor
+	// superseded (never on a sign-in row).
+	LinkUnsent bool `db:"link_unsent"`
 }
 
-// lockOutbox locks an outbox row held by owner. For an activation row it
-// takes the binding's lock first: modifications lock binding, then links
-// and outbox, and the same order here keeps the two from deadlocking. A
-// sign-in row changes nothing of its binding, which is not locked.
+// lockOutbox locks an outbox row held by owner, after its binding (see
+// lockOutboxRows), or returns ErrLeaseLost.
 func (s *Store) lockOutbox(ctx context.Context, tx *sqlx.Tx, id int64, owner string) (*outboxRow, error) {
-	var head struct {
-		BindingID int64  `db:"binding_id"`
-		Kind      string `db:"kind"`
-	}
-	if err := tx.GetContext(ctx, &head, `SELECT binding_id, kind FROM outbox WHERE id = ?`, id); err != nil {
+	rows, err := s.lockOutboxRows(ctx, tx, []int64{id}, owner)
+	if err != nil {
 		return nil, fmt.Errorf("outbox row %d: %w", id, err)
 	}
-	if member.OutboxKind(head.Kind) != member.OutboxSignIn {
-		if _, err := tx.ExecContext(ctx, `SELECT id FROM bindings WHERE id = ? FOR UPDATE`, head.BindingID); err != nil {
-			return nil, fmt.Errorf("lock binding %d: %w", head.BindingID, err)
-		}
-	}
-	var row outboxRow
-	err := tx.GetContext(ctx, &row, `
-		SELECT id, kind, org_id, member_id, binding_id, link_id, recipient, attempts FROM outbox
-		WHERE id = ? AND leased_by = ? AND status IN ('QUEUED', 'RETRYING') FOR UPDATE`, id, owner)
-	if err == sql.ErrNoRows {
+	if len(rows) == 0 {
 		return nil, ErrLeaseLost
 	}
-	if err != nil {
-		return nil, fmt.Errorf("lock outbox row %d: %w", id, err)
-	}
-	return &row, nil
+	return &rows[0], nil
 }
