@@ -293,3 +293,49 @@ func TestMarkOutboxSentBatchUnderModifications(t *testing.T) {
 		t.Errorf("%d links sent, %d LINK_SENT events", sent, events)
 	}
 }
+
+// TestChangesToDifferentBindingsDoNotBlock holds one binding's queued mail
+// locked, as a modification or an activation does until it commits, and
+// cancels another binding's mail meanwhile with the very statement those
+// run: it must not wait. Without an index on outbox.binding_id the
+// statement reads and locks every outbox row, and concurrent changes to
+// different members block and deadlock each other.
+func TestChangesToDifferentBindingsDoNotBlock(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRowLocks(t)
+	f := newSignInFixture(t)
+	alice := f.bind("Alice", "alice@example.com").Binding.ID
+	bob := f.bind("Bob", "bob@example.com").Binding.ID
+	const cancel = `UPDATE outbox SET status = 'CANCELLED', token = NULL, leased_by = NULL, lease_until = NULL
+		WHERE binding_id = ? AND status IN ('QUEUED', 'RETRYING')`
+
+	holder, err := f.db.BeginTxx(f.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback()
+	if _, err := holder.ExecContext(f.ctx, cancel, alice); err != nil {
+		t.Fatal(err)
+	}
+
+	conn, err := f.db.Connx(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(f.ctx, `SET SESSION innodb_lock_wait_timeout = 1`); err != nil {
+		t.Fatal(err)
+	}
+	other, err := conn.BeginTxx(f.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback()
+	res, err := other.ExecContext(f.ctx, cancel, bob)
+	if err != nil {
+		t.Fatalf("cancelling Bob's mail while Alice's is locked: %v (want no wait)", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Errorf("cancelled %d of Bob's mails, want 1", n)
+	}
+}

@@ -239,37 +239,3 @@ func (s *Store) lockOutboxRows(ctx context.Context, tx *sqlx.Tx, ids []int64, ow
 	}
 	return rows, nil
 }
-
-// inTxAt is inTx at the given isolation level. ClaimOutbox and
-// MarkOutboxSentBatch run at READ COMMITTED: they find rows by primary key
-// or through SKIP LOCKED, decide on locked rows only, and so need no
-// snapshot; and at READ COMMITTED InnoDB locks only the rows they read,
-// where at REPEATABLE READ a claim's scan of the due index kept next-key
-// locks on its gaps, into which the marks of other rows insert their new
-// index entries. (The embedded engine accepts the level and, having no
-// row locks, has nothing to change by it.)
-func (s *Store) inTxAt(ctx context.Context, level sql.IsolationLevel, fn func(tx *sqlx.Tx) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.tryTxAt(ctx, level, fn)
-		if err == nil || !retryable(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-	return err
-}
-
-func (s *Store) tryTxAt(ctx context.Context, level sql.IsolationLevel, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: level})
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
