@@ -38,6 +38,13 @@ func NormalizeDSN(dsn string) (string, error) {
 	if cfg.Params == nil {
 		cfg.Params = map[string]string{}
 	}
+	// Send each statement with its arguments in one round trip instead of
+	// three (prepare, execute, close). The driver escapes the arguments
+	// for the connection's character set and falls back to a prepared
+	// statement where it cannot. A DSN that says otherwise is kept.
+	if !strings.Contains(dsn, "interpolateParams=") {
+		cfg.InterpolateParams = true
+	}
 	// Keep DATETIME(6) comparisons exact: the store writes microseconds.
 	if _, ok := cfg.Params["time_zone"]; !ok {
 		cfg.Params["time_zone"] = "'+00:00'"

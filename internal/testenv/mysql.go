@@ -101,8 +101,20 @@ func ping(dsn string) error {
 // and row locks, which the embedded engine does not have.
 func RequireRowLocks(t testing.TB) {
 	t.Helper()
+	skipEmbedded(t, "a MySQL-compatible server with row locks; the embedded engine has none")
+}
+
+// RequireOptimizer skips a test that reads MySQL's query plans (EXPLAIN),
+// which the embedded engine, planning its own way, does not give.
+func RequireOptimizer(t testing.TB) {
+	t.Helper()
+	skipEmbedded(t, "MySQL's or MariaDB's optimizer; the embedded engine plans its own way")
+}
+
+func skipEmbedded(t testing.TB, needs string) {
+	t.Helper()
 	if _, err := server(); err == nil && embedded {
-		t.Skipf("needs a MySQL-compatible server with row locks; the embedded engine has none. Run with %s=user:pass@tcp(host:3306)/ (MySQL 8 or MariaDB 10.11)", EnvDSN)
+		t.Skipf("needs %s. Run with %s=user:pass@tcp(host:3306)/ (MySQL 8 or MariaDB 10.11)", needs, EnvDSN)
 	}
 }
 

@@ -1,0 +1,39 @@
+package mysql_test
+
+import (
+	"strings"
+	"testing"
+
+	"memberbind/internal/mysql"
+)
+
+func TestNormalizeDSN(t *testing.T) {
+	for _, c := range []struct {
+		dsn  string
+		want []string // parameters the normalized DSN must hold
+		not  []string // and must not
+	}{
+		{"root@tcp(127.0.0.1:3306)/app", []string{"parseTime=true", "interpolateParams=true", "time_zone=%27%2B00%3A00%27"}, nil},
+		{"root@tcp(127.0.0.1:3306)/app?interpolateParams=false", []string{"parseTime=true"}, []string{"interpolateParams=true"}},
+		{"root@tcp(127.0.0.1:3306)/app?time_zone=%27Asia%2FShanghai%27", []string{"time_zone=%27Asia%2FShanghai%27"}, []string{"%2B00%3A00"}},
+	} {
+		got, err := mysql.NormalizeDSN(c.dsn)
+		if err != nil {
+			t.Errorf("NormalizeDSN(%q): %v", c.dsn, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("NormalizeDSN(%q) = %q, want %s in it", c.dsn, got, w)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(got, n) {
+				t.Errorf("NormalizeDSN(%q) = %q, want no %s in it", c.dsn, got, n)
+			}
+		}
+	}
+	if _, err := mysql.NormalizeDSN("not a dsn"); err == nil || !strings.Contains(err.Error(), "database DSN") {
+		t.Errorf("NormalizeDSN of a bad DSN: %v, want an error naming the database DSN", err)
+	}
+}
