@@ -41,14 +41,16 @@ type Options struct {
 	// MaxInFlight caps the operations executed at once; the others wait
 	// for a slot. A page of 100 members holds about a megabyte while it
 	// is built, so the cap bounds the memory a burst of requests can
-	// take, at no cost in throughput once the CPUs are busy. Zero means
+	// take; an operation is CPU work but for a few short queries, so with
+	// a nearby database the CPUs stay busy. Zero means
 	// DefaultMaxInFlight.
 	MaxInFlight int
 }
 
 // DefaultMaxInFlight is the default cap on operations executed at once:
-// two per CPU the Go runtime may use.
-func DefaultMaxInFlight() int { return 2 * runtime.GOMAXPROCS(0) }
+// one per CPU the Go runtime may use. Raise it (MEMBERBIND_GRAPHQL_CONCURRENCY)
+// when the database is far enough away that operations mostly wait.
+func DefaultMaxInFlight() int { return runtime.GOMAXPROCS(0) }
 
 // NewHandler returns the http.Handler of POST (and GET, for queries)
 // /graphql. Every request must carry its organization's API key.
