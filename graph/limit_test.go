@@ -2,71 +2,96 @@ package graph
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
-// TestLimitHoldsTheCap sends more requests than the cap at once: no more
-// than the cap are ever inside, every request is served in the end, and a
-// request whose client leaves while it waits never gets in.
-func TestLimitHoldsTheCap(t *testing.T) {
-	t.Parallel()
-	const capacity, requests = 3, 12
-	var inside, most, served atomic.Int32
-	release := make(chan struct{})
-	h := limit(capacity, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inside.Add(1)
-		for {
-			m := most.Load()
-			if n <= m || most.CompareAndSwap(m, n) {
-				break
-			}
-		}
-		<-release
-		inside.Add(-1)
-		served.Add(1)
-	}))
+type costKey struct{}
 
-	var wg sync.WaitGroup
-	for range requests {
-		wg.Go(func() {
-			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/graphql", nil))
+// TestLimitCostHoldsTheBudget runs operations of mixed costs at once: the
+// costs executing never sum to more than the budget, an operation dearer
+// than the whole budget runs alone, every operation runs in the end, and
+// one whose client leaves while it waits never runs.
+func TestLimitCostHoldsTheBudget(t *testing.T) {
+	t.Parallel()
+	const budget = 100
+	limit := limitCost(budget, func(ctx context.Context) int64 { return ctx.Value(costKey{}).(int64) })
+	var (
+		mu            sync.Mutex
+		running, most int64
+		inside, crowd int    // operations executing, and the most at once
+		alone         = true // the dear operation ran with nothing beside it
+		served        atomic.Int32
+	)
+	run := func(cost int64) *graphql.Response {
+		ctx := context.WithValue(context.Background(), costKey{}, cost)
+		return limit(ctx, func(context.Context) *graphql.Response {
+			mu.Lock()
+			weight := min(cost, budget)
+			running += weight
+			inside++
+			most, crowd = max(most, running), max(crowd, inside)
+			if cost > budget && running != budget {
+				alone = false
+			}
+			mu.Unlock()
+			time.Sleep(20 * time.Millisecond)
+			mu.Lock()
+			running -= weight
+			inside--
+			mu.Unlock()
+			served.Add(1)
+			return &graphql.Response{}
 		})
 	}
-	// Wait until the cap is reached, then check that nobody else got in.
-	deadline := time.Now().Add(5 * time.Second)
-	for inside.Load() < capacity && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+
+	costs := []int64{60, 60, 30, 30, 30, 10, 10, 10, 10, 500, 1, 45, 55}
+	var wg sync.WaitGroup
+	for _, c := range costs {
+		wg.Go(func() { run(c) })
 	}
-	time.Sleep(50 * time.Millisecond)
-	if got := inside.Load(); got != capacity {
-		t.Fatalf("%d requests inside, want the cap of %d", got, capacity)
+	wg.Wait()
+	if got := served.Load(); int(got) != len(costs) {
+		t.Errorf("%d operations ran, want %d", got, len(costs))
+	}
+	if most > budget {
+		t.Errorf("operations costing %d ran at once, want at most the budget of %d", most, budget)
+	}
+	if crowd < 2 {
+		t.Errorf("operations ran one at a time, though several fit in the budget at once")
+	}
+	if !alone {
+		t.Errorf("the operation dearer than the budget ran beside others")
 	}
 
-	// A client that gives up while waiting is dropped without entering.
-	ctx, cancel := context.WithCancel(context.Background())
-	gaveUp := make(chan struct{})
+	// A client that leaves while its operation waits gets an error and
+	// its operation never runs.
+	hold := make(chan struct{})
+	go limit(context.WithValue(context.Background(), costKey{}, int64(budget)), func(context.Context) *graphql.Response {
+		<-hold
+		return &graphql.Response{}
+	})
+	time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), costKey{}, int64(1)))
+	done := make(chan *graphql.Response)
 	go func() {
-		defer close(gaveUp)
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/graphql", nil).WithContext(ctx))
+		done <- limit(ctx, func(context.Context) *graphql.Response {
+			t.Error("an operation whose client left ran")
+			return &graphql.Response{}
+		})
 	}()
 	cancel()
 	select {
-	case <-gaveUp:
+	case resp := <-done:
+		if resp == nil || len(resp.Errors) == 0 {
+			t.Errorf("a request that ended while waiting got %+v, want an error", resp)
+		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("a request whose client left is still waiting for a slot")
+		t.Fatal("a request whose client left is still waiting")
 	}
-
-	close(release)
-	wg.Wait()
-	if got := served.Load(); got != requests {
-		t.Errorf("%d requests served, want %d", got, requests)
-	}
-	if got := most.Load(); got != capacity {
-		t.Errorf("at most %d requests were inside at once, want %d", got, capacity)
-	}
+	close(hold)
 }

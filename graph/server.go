@@ -17,6 +17,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"golang.org/x/sync/semaphore"
 
 	"memberbind/graph/model"
 	"memberbind/internal/member"
@@ -38,19 +39,22 @@ type Options struct {
 	Logger  *slog.Logger
 	// Introspection lets clients read the schema; the playground needs it.
 	Introspection bool
-	// MaxInFlight caps the operations executed at once; the others wait
-	// for a slot. A page of 100 members holds about a megabyte while it
-	// is built, so the cap bounds the memory a burst of requests can
-	// take; an operation is CPU work but for a few short queries, so with
-	// a nearby database the CPUs stay busy. Zero means
-	// DefaultMaxInFlight.
-	MaxInFlight int
+	// CostInFlight bounds the summed cost of the operations executed at
+	// once, in the points of the complexity limit (a field is one, a
+	// connection its page size times what each item asks for: the
+	// console's page of 50 members costs about 1,300). An operation waits
+	// until its cost fits; one that costs more than the whole budget
+	// waits to run alone. A page of 100 members holds about a megabyte
+	// while it is built, so the budget bounds the memory a burst of big
+	// reads can take, while small operations (a mutation, one member),
+	// which mostly wait on the database, hardly wait here. Zero means
+	// DefaultCostInFlight.
+	CostInFlight int
 }
 
-// DefaultMaxInFlight is the default cap on operations executed at once:
-// one per CPU the Go runtime may use. Raise it (MEMBERBIND_GRAPHQL_CONCURRENCY)
-// when the database is far enough away that operations mostly wait.
-func DefaultMaxInFlight() int { return runtime.GOMAXPROCS(0) }
+// DefaultCostInFlight is the default budget of CostInFlight: 2,500 points
+// per CPU the Go runtime may use, about two console pages of 50 members.
+func DefaultCostInFlight() int { return 2500 * runtime.GOMAXPROCS(0) }
 
 // NewHandler returns the http.Handler of POST (and GET, for queries)
 // /graphql. Every request must carry its organization's API key.
@@ -86,25 +90,36 @@ func NewHandler(o Options) http.Handler {
 		o.Logger.ErrorContext(ctx, "panic in GraphQL resolver", "request_id", requestid.From(ctx), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errInternal
 	})
-	if o.MaxInFlight <= 0 {
-		o.MaxInFlight = DefaultMaxInFlight()
+	if o.CostInFlight <= 0 {
+		o.CostInFlight = DefaultCostInFlight()
 	}
-	return authenticate(o.Service, o.Logger, limit(o.MaxInFlight, srv))
+	srv.AroundResponses(limitCost(int64(o.CostInFlight), operationCost))
+	return authenticate(o.Service, o.Logger, srv)
 }
 
-// limit lets at most n requests through to next at once. A request whose
-// client goes away while it waits is dropped unanswered.
-func limit(n int, next http.Handler) http.Handler {
-	slots := make(chan struct{}, n)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case slots <- struct{}{}:
-		case <-r.Context().Done():
-			return
+// limitCost executes an operation once its cost, as the complexity limit
+// computed it, fits in what the operations executing leave of budget. A
+// request whose client goes away while it waits gets an error nobody
+// reads.
+func limitCost(budget int64, costOf func(context.Context) int64) graphql.ResponseMiddleware {
+	sem := semaphore.NewWeighted(budget)
+	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+		cost := min(max(costOf(ctx), 1), budget)
+		if err := sem.Acquire(ctx, cost); err != nil {
+			return graphql.ErrorResponse(ctx, "the request ended while it waited to run: %v", err)
 		}
-		defer func() { <-slots }()
-		next.ServeHTTP(w, r)
-	})
+		defer sem.Release(cost)
+		return next(ctx)
+	}
+}
+
+// operationCost is the operation's complexity as FixedComplexityLimit
+// computed it, 0 when it was not.
+func operationCost(ctx context.Context) int64 {
+	if s := extension.GetComplexityStats(ctx); s != nil {
+		return int64(s.Complexity)
+	}
+	return 0
 }
 
 // errInternal stands for any fault that is not the client's.

@@ -25,8 +25,9 @@ type config struct {
 	// SignIn is the sign-in links' and sessions' policy.
 	SignIn member.SignInPolicy
 
-	// GraphQLConcurrency caps the GraphQL operations executed at once.
-	GraphQLConcurrency int
+	// GraphQLCostInFlight bounds the summed complexity of the GraphQL
+	// operations executed at once (graph.Options.CostInFlight).
+	GraphQLCostInFlight int
 
 	MailConcurrency int
 	MailRetryBudget time.Duration
@@ -55,23 +56,23 @@ const (
 	envMailLease       = "MEMBERBIND_MAIL_LEASE"
 	envSignInTTL       = "MEMBERBIND_SIGNIN_TTL"
 	envTrustedProxies  = "MEMBERBIND_TRUSTED_PROXIES"
-	envGraphQLConc     = "MEMBERBIND_GRAPHQL_CONCURRENCY"
+	envGraphQLCost     = "MEMBERBIND_GRAPHQL_COST_IN_FLIGHT"
 )
 
 // loadConfig reads the configuration; every bad value is named in the error.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		DatabaseDSN:        strings.TrimSpace(getenv(envDatabaseDSN)),
-		SMTPURL:            strings.TrimSpace(getenv(envSMTPURL)),
-		MailFrom:           strings.TrimSpace(getenv(envMailFrom)),
-		PublicURL:          strings.TrimRight(strings.TrimSpace(getenv(envPublicURL)), "/"),
-		Listen:             strings.TrimSpace(getenv(envListen)),
-		Policy:             member.DefaultPolicy(),
-		SignIn:             member.DefaultSignInPolicy(),
-		MailConcurrency:    4,
-		GraphQLConcurrency: graph.DefaultMaxInFlight(),
-		MailRetryBudget:    24 * time.Hour,
-		MailLease:          2 * time.Minute,
+		DatabaseDSN:         strings.TrimSpace(getenv(envDatabaseDSN)),
+		SMTPURL:             strings.TrimSpace(getenv(envSMTPURL)),
+		MailFrom:            strings.TrimSpace(getenv(envMailFrom)),
+		PublicURL:           strings.TrimRight(strings.TrimSpace(getenv(envPublicURL)), "/"),
+		Listen:              strings.TrimSpace(getenv(envListen)),
+		Policy:              member.DefaultPolicy(),
+		SignIn:              member.DefaultSignInPolicy(),
+		MailConcurrency:     4,
+		GraphQLCostInFlight: graph.DefaultCostInFlight(),
+		MailRetryBudget:     24 * time.Hour,
+		MailLease:           2 * time.Minute,
 	}
 	if c.Listen == "" {
 		c.Listen = ":8080"
@@ -114,7 +115,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	number(envResendsPerHour, &c.Policy.ResendsPerHour, 1)
 	number(envResendsTotal, &c.Policy.ResendsTotal, 1)
 	number(envMailConcurrency, &c.MailConcurrency, 1)
-	number(envGraphQLConc, &c.GraphQLConcurrency, 1)
+	number(envGraphQLCost, &c.GraphQLCostInFlight, 1)
 	duration(envMailRetryBudget, &c.MailRetryBudget)
 	duration(envMailLease, &c.MailLease)
 	duration(envSignInTTL, &c.SignIn.LinkTTL)

@@ -6,20 +6,20 @@ import (
 	"testing"
 )
 
-// TestGraphQLConcurrencyConfig: MEMBERBIND_GRAPHQL_CONCURRENCY caps the
-// GraphQL operations executed at once, one per CPU unless set; a bad
-// value is named in the error.
-func TestGraphQLConcurrencyConfig(t *testing.T) {
+// TestGraphQLCostConfig: MEMBERBIND_GRAPHQL_COST_IN_FLIGHT bounds the cost
+// of the GraphQL operations executed at once, 2500 per CPU unless set; a
+// bad value is named in the error.
+func TestGraphQLCostConfig(t *testing.T) {
 	cfg, err := loadConfig(env(map[string]string{}))
-	if err != nil || cfg.GraphQLConcurrency != runtime.GOMAXPROCS(0) {
-		t.Errorf("default GraphQL concurrency %d, %v; want %d", cfg.GraphQLConcurrency, err, runtime.GOMAXPROCS(0))
+	if err != nil || cfg.GraphQLCostInFlight != 2500*runtime.GOMAXPROCS(0) {
+		t.Errorf("default GraphQL cost in flight %d, %v; want %d", cfg.GraphQLCostInFlight, err, 2500*runtime.GOMAXPROCS(0))
 	}
-	if cfg, err = loadConfig(env(map[string]string{envGraphQLConc: "16"})); err != nil || cfg.GraphQLConcurrency != 16 {
-		t.Errorf("%s=16: %d, %v", envGraphQLConc, cfg.GraphQLConcurrency, err)
+	if cfg, err = loadConfig(env(map[string]string{envGraphQLCost: "8000"})); err != nil || cfg.GraphQLCostInFlight != 8000 {
+		t.Errorf("%s=8000: %d, %v", envGraphQLCost, cfg.GraphQLCostInFlight, err)
 	}
 	for _, bad := range []string{"many", "0", "-2", "1.5"} {
-		if _, err := loadConfig(env(map[string]string{envGraphQLConc: bad})); err == nil || !strings.Contains(err.Error(), envGraphQLConc) {
-			t.Errorf("%s=%s: %v, want an error naming it", envGraphQLConc, bad, err)
+		if _, err := loadConfig(env(map[string]string{envGraphQLCost: bad})); err == nil || !strings.Contains(err.Error(), envGraphQLCost) {
+			t.Errorf("%s=%s: %v, want an error naming it", envGraphQLCost, bad, err)
 		}
 	}
 }
