@@ -42,7 +42,7 @@ type Options struct {
 	// CostInFlight bounds the summed cost of the operations executed at
 	// once, in the points of the complexity limit (a field is one, a
 	// connection its page size times what each item asks for: the
-	// console's page of 50 members costs about 1,300). An operation waits
+	// console's page of 50 members costs about 1,700). An operation waits
 	// until its cost fits; one that costs more than the whole budget
 	// waits to run alone. A page of 100 members holds about a megabyte
 	// while it is built, so the budget bounds the memory a burst of big
@@ -53,7 +53,9 @@ type Options struct {
 }
 
 // DefaultCostInFlight is the default budget of CostInFlight: 2,500 points
-// per CPU the Go runtime may use, about two console pages of 50 members.
+// per CPU the Go runtime may use. On 2 CPUs, two console pages of 50
+// members are built at once, or one of 100, beside any number of small
+// operations.
 func DefaultCostInFlight() int { return 2500 * runtime.GOMAXPROCS(0) }
 
 // NewHandler returns the http.Handler of POST (and GET, for queries)
