@@ -70,12 +70,13 @@ func TestLimitCostHoldsTheBudget(t *testing.T) {
 
 	// A client that leaves while its operation waits gets an error and
 	// its operation never runs.
-	hold := make(chan struct{})
+	hold, holding := make(chan struct{}), make(chan struct{})
 	go limit(context.WithValue(context.Background(), costKey{}, int64(budget)), func(context.Context) *graphql.Response {
+		close(holding)
 		<-hold
 		return &graphql.Response{}
 	})
-	time.Sleep(20 * time.Millisecond)
+	<-holding // the whole budget is taken
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), costKey{}, int64(1)))
 	done := make(chan *graphql.Response)
 	go func() {
