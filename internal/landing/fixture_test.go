@@ -3,8 +3,6 @@ package landing_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"memberbind/internal/contact"
 	"memberbind/internal/landing"
 	"memberbind/internal/member"
 	"memberbind/internal/mysql"
@@ -73,28 +70,13 @@ func (f *fixture) org(name, lang string) *member.Organization {
 // to it; its link's mail is queued, not sent (see deliver).
 func (f *fixture) bind(org *member.Organization, name, email string) *member.Member {
 	f.t.Helper()
-	m, err := f.st.CreateMember(f.ctx, org.ID, "test", member.TypeCreated, name, "")
-	if err != nil {
-		f.t.Fatalf("create member %q: %v", name, err)
-	}
-	info, err := contact.Parse(email, "86", "13800138000")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if m, err = f.st.BindSecurityInfo(f.ctx, org.ID, "test", m.ID, info); err != nil {
-		f.t.Fatalf("bind %s to %q: %v", email, name, err)
-	}
-	return m
+	return testenv.Bind(f.t, f.st, org.ID, name, email)
 }
 
 // modify changes a pending binding's email (R5), which supersedes its links.
 func (f *fixture) modify(m *member.Member, email string) {
 	f.t.Helper()
-	info, err := contact.Parse(email, "86", "13800138000")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if _, err := f.st.UpdateSecurityInfo(f.ctx, m.OrgID, "test", m.ID, info); err != nil {
+	if _, err := f.st.UpdateSecurityInfo(f.ctx, m.OrgID, "test", m.ID, testenv.SecurityInfo(f.t, email)); err != nil {
 		f.t.Fatalf("modify %q: %v", m.Name, err)
 	}
 }
@@ -102,11 +84,7 @@ func (f *fixture) modify(m *member.Member, email string) {
 // rebind binds a new email to a FAILED member (R8).
 func (f *fixture) rebind(m *member.Member, email string) {
 	f.t.Helper()
-	info, err := contact.Parse(email, "86", "13800138000")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if _, err := f.st.RebindSecurityInfo(f.ctx, m.OrgID, "test", m.ID, info); err != nil {
+	if _, err := f.st.RebindSecurityInfo(f.ctx, m.OrgID, "test", m.ID, testenv.SecurityInfo(f.t, email)); err != nil {
 		f.t.Fatalf("rebind %q: %v", m.Name, err)
 	}
 }
@@ -142,13 +120,7 @@ func (f *fixture) claim() ([]member.OutboxMessage, map[int64][]string) {
 // starting the links' days, and returns their tokens by member id.
 func (f *fixture) deliver() map[int64][]string {
 	f.t.Helper()
-	msgs, tokens := f.claim()
-	for _, m := range msgs {
-		if err := f.st.MarkOutboxSent(f.ctx, m.ID, "test", f.clock.Now()); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	return tokens
+	return testenv.Deliver(f.t, f.st, f.clock.Now())[member.OutboxActivation]
 }
 
 // member reads a member as the store sees it now.
@@ -175,38 +147,7 @@ func (f *fixture) countEvents(memberID int64, kind member.EventKind) int {
 // and after requests that must change nothing.
 func (f *fixture) snapshot() string {
 	f.t.Helper()
-	var b strings.Builder
-	for _, table := range []string{"organizations", "members", "bindings", "email_claims", "activation_links", "outbox", "member_events"} {
-		rows, err := f.db.QueryContext(f.ctx, "SELECT * FROM "+table+" ORDER BY 1")
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		fmt.Fprintf(&b, "%s %v\n", table, cols)
-		for rows.Next() {
-			vals := make([]sql.RawBytes, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				f.t.Fatal(err)
-			}
-			for _, v := range vals {
-				if v == nil {
-					b.WriteString(" NULL")
-				} else {
-					fmt.Fprintf(&b, " %q", v)
-				}
-			}
-			b.WriteByte('\n')
-		}
-		if err := rows.Err(); err != nil {
-			f.t.Fatal(err)
-		}
-		rows.Close()
-	}
-	return b.String()
+	return testenv.Snapshot(f.t, f.db, "organizations", "members", "bindings", "email_claims", "activation_links", "outbox", "member_events")
 }
 
 // response is an answer of the handler, read whole.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"memberbind/internal/contact"
 	"memberbind/internal/member"
 	"memberbind/internal/mysql"
 	"memberbind/internal/testenv"
@@ -47,11 +46,8 @@ func newSearchFixture(t *testing.T) *searchFixture {
 	f.byName["Eve"] = f.bind("Eve", "eve@Bücher.Example")
 	// Modified away before activation.
 	gina := f.bind("Gina", "gina.old@example.com")
-	info, err := contact.Parse("gina@example.com", "86", "13800138000")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.byName["Gina"], err = f.st.UpdateSecurityInfo(f.ctx, f.org.ID, "test", gina.ID, info); err != nil {
+	var err error
+	if f.byName["Gina"], err = f.st.UpdateSecurityInfo(f.ctx, f.org.ID, "test", gina.ID, testenv.SecurityInfo(t, "gina@example.com")); err != nil {
 		t.Fatal(err)
 	}
 	// Activated, then removed from the organization.
@@ -65,14 +61,7 @@ func newSearchFixture(t *testing.T) *searchFixture {
 	if f.other, _, err = f.st.CreateOrganization(f.ctx, "Globex", "en"); err != nil {
 		t.Fatal(err)
 	}
-	frank, err := f.st.CreateMember(f.ctx, f.other.ID, "test", member.TypeCreated, "Frank", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ = contact.Parse("frank@example.com", "86", "13800138000")
-	if f.byName["Frank"], err = f.st.BindSecurityInfo(f.ctx, f.other.ID, "test", frank.ID, info); err != nil {
-		t.Fatal(err)
-	}
+	f.byName["Frank"] = testenv.Bind(t, f.st, f.other.ID, "Frank", "frank@example.com")
 	return f
 }
 
@@ -87,11 +76,8 @@ func (f *searchFixture) create(name string, typ member.Type) *member.Member {
 
 func (f *searchFixture) rebind(m *member.Member, email string) *member.Member {
 	f.t.Helper()
-	info, err := contact.Parse(email, "86", "13800138000")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if m, err = f.st.RebindSecurityInfo(f.ctx, f.org.ID, "test", m.ID, info); err != nil {
+	var err error
+	if m, err = f.st.RebindSecurityInfo(f.ctx, f.org.ID, "test", m.ID, testenv.SecurityInfo(f.t, email)); err != nil {
 		f.t.Fatalf("rebind %s: %v", email, err)
 	}
 	return m

@@ -3,8 +3,6 @@ package mysql_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"memberbind/internal/contact"
 	"memberbind/internal/member"
 	"memberbind/internal/mysql"
 	"memberbind/internal/testenv"
@@ -35,18 +32,11 @@ type signInFixture struct {
 
 func newSignInFixture(t *testing.T) *signInFixture {
 	t.Helper()
-	ctx := context.Background()
-	db, err := mysql.Open(ctx, testenv.MySQL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := mysql.Migrate(ctx, db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	f := &signInFixture{t: t, ctx: ctx, db: db, clock: testenv.NewClock(t0), p: member.DefaultSignInPolicy()}
-	f.st = mysql.New(db, mysql.Options{Now: f.clock.Now})
-	if f.org, _, err = f.st.CreateOrganization(ctx, "Acme", "zh-CN"); err != nil {
+	f := &signInFixture{t: t, ctx: context.Background(), clock: testenv.NewClock(t0), p: member.DefaultSignInPolicy()}
+	f.st = testenv.Store(t, mysql.Options{Now: f.clock.Now})
+	f.db = f.st.DB()
+	var err error
+	if f.org, _, err = f.st.CreateOrganization(f.ctx, "Acme", "zh-CN"); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -55,39 +45,14 @@ func newSignInFixture(t *testing.T) *signInFixture {
 // bind creates a member and binds email to it; its mail is not sent yet.
 func (f *signInFixture) bind(name, email string) *member.Member {
 	f.t.Helper()
-	m, err := f.st.CreateMember(f.ctx, f.org.ID, "test", member.TypeCreated, name, "")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	info, err := contact.Parse(email, "86", "13800138000")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if m, err = f.st.BindSecurityInfo(f.ctx, f.org.ID, "test", m.ID, info); err != nil {
-		f.t.Fatalf("bind %s: %v", email, err)
-	}
-	return m
+	return testenv.Bind(f.t, f.st, f.org.ID, name, email)
 }
 
 // deliver sends every due mail now and returns the raw tokens by kind and
 // member id.
 func (f *signInFixture) deliver() map[member.OutboxKind]map[int64][]string {
 	f.t.Helper()
-	msgs, err := f.st.ClaimOutbox(f.ctx, "test", 100, time.Minute)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	out := map[member.OutboxKind]map[int64][]string{}
-	for _, m := range msgs {
-		if out[m.Kind] == nil {
-			out[m.Kind] = map[int64][]string{}
-		}
-		out[m.Kind][m.MemberID] = append(out[m.Kind][m.MemberID], m.Token)
-		if err := f.st.MarkOutboxSent(f.ctx, m.ID, "test", f.clock.Now()); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	return out
+	return testenv.Deliver(f.t, f.st, f.clock.Now())
 }
 
 // activate binds email to a new member and confirms its link.
@@ -130,11 +95,7 @@ func (f *signInFixture) signInToken(email string) string {
 
 func (f *signInFixture) count(table, cond string, args ...any) int {
 	f.t.Helper()
-	var n int
-	if err := f.db.GetContext(f.ctx, &n, "SELECT COUNT(*) FROM "+table+" WHERE "+cond, args...); err != nil {
-		f.t.Fatal(err)
-	}
-	return n
+	return testenv.Count(f.t, f.db, table, cond, args...)
 }
 
 // allTables are the tables snapshot dumps by default.
@@ -147,31 +108,7 @@ func (f *signInFixture) snapshot(tables ...string) string {
 	if len(tables) == 0 {
 		tables = allTables
 	}
-	var b strings.Builder
-	for _, table := range tables {
-		rows, err := f.db.QueryContext(f.ctx, "SELECT * FROM "+table+" ORDER BY 1")
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		fmt.Fprintf(&b, "%s %v\n", table, cols)
-		for rows.Next() {
-			vals := make([]sql.RawBytes, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				f.t.Fatal(err)
-			}
-			for _, v := range vals {
-				fmt.Fprintf(&b, " %q", v)
-			}
-			b.WriteByte('\n')
-		}
-		rows.Close()
-	}
-	return b.String()
+	return testenv.Snapshot(f.t, f.db, tables...)
 }
 
 // TestRequestSignInOnlyForActivatedEmails: an unknown, pending, failed or
@@ -192,8 +129,7 @@ func TestRequestSignInOnlyForActivatedEmails(t *testing.T) {
 	// Modified away before activation: the old email is free, the new one
 	// activated.
 	carol := f.bind("Carol", "carol.old@example.com")
-	info, _ := contact.Parse("carol@example.com", "86", "13800138000")
-	if _, err := f.st.UpdateSecurityInfo(f.ctx, f.org.ID, "test", carol.ID, info); err != nil {
+	if _, err := f.st.UpdateSecurityInfo(f.ctx, f.org.ID, "test", carol.ID, testenv.SecurityInfo(t, "carol@example.com")); err != nil {
 		t.Fatal(err)
 	}
 	tok := f.deliver()[member.OutboxActivation][carol.ID]

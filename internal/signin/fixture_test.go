@@ -3,8 +3,6 @@ package signin_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"fmt"
 	"html"
 	"io"
 	"log/slog"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"memberbind/internal/contact"
 	"memberbind/internal/member"
 	"memberbind/internal/mysql"
 	"memberbind/internal/signin"
@@ -86,39 +83,14 @@ func (f *fixture) org(name, lang string) *member.Organization {
 // bind creates a member of org and binds email to it; its mail is queued.
 func (f *fixture) bind(org *member.Organization, name, email string) *member.Member {
 	f.t.Helper()
-	m, err := f.st.CreateMember(f.ctx, org.ID, "test", member.TypeCreated, name, "")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	info, err := contact.Parse(email, "86", "13800138000")
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if m, err = f.st.BindSecurityInfo(f.ctx, org.ID, "test", m.ID, info); err != nil {
-		f.t.Fatalf("bind %s to %q: %v", email, name, err)
-	}
-	return m
+	return testenv.Bind(f.t, f.st, org.ID, name, email)
 }
 
 // deliver sends every due mail now, as if the SMTP server accepted it,
 // and returns the raw tokens by kind and member id.
 func (f *fixture) deliver() map[member.OutboxKind]map[int64][]string {
 	f.t.Helper()
-	msgs, err := f.st.ClaimOutbox(f.ctx, "test", 100, time.Minute)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	out := map[member.OutboxKind]map[int64][]string{}
-	for _, m := range msgs {
-		if out[m.Kind] == nil {
-			out[m.Kind] = map[int64][]string{}
-		}
-		out[m.Kind][m.MemberID] = append(out[m.Kind][m.MemberID], m.Token)
-		if err := f.st.MarkOutboxSent(f.ctx, m.ID, "test", f.clock.Now()); err != nil {
-			f.t.Fatal(err)
-		}
-	}
-	return out
+	return testenv.Deliver(f.t, f.st, f.clock.Now())
 }
 
 // activate binds email to a new member of org and confirms its link.
@@ -141,42 +113,14 @@ func (f *fixture) signInMails() map[int64][]string {
 
 func (f *fixture) count(table, cond string, args ...any) int {
 	f.t.Helper()
-	var n int
-	if err := f.db.GetContext(f.ctx, &n, "SELECT COUNT(*) FROM "+table+" WHERE "+cond, args...); err != nil {
-		f.t.Fatal(err)
-	}
-	return n
+	return testenv.Count(f.t, f.db, table, cond, args...)
 }
 
 // snapshot dumps every table, for comparing before and after requests
 // that must change nothing.
 func (f *fixture) snapshot() string {
 	f.t.Helper()
-	var b strings.Builder
-	for _, table := range []string{"members", "bindings", "email_claims", "activation_links", "outbox", "member_events", "signin_links", "member_sessions"} {
-		rows, err := f.db.QueryContext(f.ctx, "SELECT * FROM "+table+" ORDER BY 1")
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		cols, _ := rows.Columns()
-		fmt.Fprintf(&b, "%s %v\n", table, cols)
-		for rows.Next() {
-			vals := make([]sql.RawBytes, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				f.t.Fatal(err)
-			}
-			for _, v := range vals {
-				fmt.Fprintf(&b, " %q", v)
-			}
-			b.WriteByte('\n')
-		}
-		rows.Close()
-	}
-	return b.String()
+	return testenv.Snapshot(f.t, f.db, "members", "bindings", "email_claims", "activation_links", "outbox", "member_events", "signin_links", "member_sessions")
 }
 
 // response is an answer of the handler, read whole.
