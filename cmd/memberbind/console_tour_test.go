@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"memberbind/internal/testenv"
@@ -411,46 +410,21 @@ func tourMailsTo(t *testing.T, mp *testenv.MailpitServer, addr string, n int) []
 	}
 }
 
-// tourRecordCSP runs in every document before the page's own scripts and
-// keeps the Content-Security-Policy violations for the test.
-const tourRecordCSP = `
-window.__cspViolations = [];
-document.addEventListener('securitypolicyviolation', function (e) {
-  window.__cspViolations.push(e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') +
-    ' at ' + e.sourceFile + ':' + e.lineNumber + ' ' + (e.sample || ''));
-});
-`
-
-// tourTab is a browser tab with what its console said.
+// tourTab is a browser tab with what its pages reported.
 type tourTab struct {
-	t   *testing.T
-	ctx context.Context
-	dir string
+	t       *testing.T
+	ctx     context.Context
+	dir     string
+	console *testenv.Console
 
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
-	csp     []string // violations of documents left behind
+	mu  sync.Mutex
+	csp []string // violations of documents left behind
 }
 
 func newTourTab(t *testing.T, browser context.Context, dir string) *tourTab {
 	t.Helper()
 	ctx := testenv.Tab(t, browser)
-	tb := &tourTab{t: t, ctx: ctx, dir: dir}
-	messages := chromedp.Console(ctx)
-	go func() {
-		for m, err := range messages {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.console = append(tb.console, m)
-			tb.mu.Unlock()
-		}
-	}()
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: tourRecordCSP}); err != nil {
-		t.Fatal(err)
-	}
-	return tb
+	return &tourTab{t: t, ctx: ctx, dir: dir, console: testenv.WatchConsole(t, ctx)}
 }
 
 // do runs actions with a deadline; on failure it saves a screenshot.
@@ -517,7 +491,7 @@ func (tb *tourTab) failShot() {
 // keepCSP takes the CSP violations of the document before it is left.
 func (tb *tourTab) keepCSP() {
 	tb.t.Helper()
-	v := tourEval[[]string](tb, `window.__cspViolations ?? ['(the recorder of violations is missing from ' + location.href + ')']`)
+	v := tb.console.CSPViolations()
 	tb.mu.Lock()
 	tb.csp = append(tb.csp, v...)
 	tb.mu.Unlock()
@@ -533,7 +507,7 @@ func (tb *tourTab) checkClean() {
 	for _, v := range tb.csp {
 		tb.t.Errorf("CSP violation: %s", v)
 	}
-	for _, m := range tb.console {
+	for _, m := range tb.console.Messages() {
 		if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
 			tb.t.Errorf("browser console %s (source %q) at %s:%d: %s", m.Type, m.Source, m.URL, m.Line, m.Text)
 		}
