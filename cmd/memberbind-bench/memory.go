@@ -161,7 +161,6 @@ func (b *bench) memory(ctx context.Context) error {
 	if cmd.ProcessState != nil && !cmd.ProcessState.Success() {
 		return fmt.Errorf("memberbind exited with %s (log: %s)", cmd.ProcessState, tail(logFile.Name()))
 	}
-	const bound = 40e6 // bytes
 	b.rep.add(row{
 		Figure: "6 memory",
 		What:   "peak RSS (VmHWM) of the real binary, built `-tags noembed`, through reads, binds with their mail, and activations",
