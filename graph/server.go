@@ -108,7 +108,7 @@ func limitCost(budget int64, costOf func(context.Context) int64) graphql.Respons
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		cost := min(max(costOf(ctx), 1), budget)
 		if err := sem.Acquire(ctx, cost); err != nil {
-			return graphql.ErrorResponse(ctx, "the request ended while it waited to run: %v", err)
+			return graphql.ErrorResponse(ctx, "the request ended while it waited to run")
 		}
 		defer sem.Release(cost)
 		return next(ctx)
