@@ -70,6 +70,37 @@ func TestCreateAndInvite(t *testing.T) {
 	}
 }
 
+// TestSpoofingNamesRefused refuses names and remarks whose characters
+// would change how they display (issue 12.7), naming the field, and
+// changes nothing.
+func TestSpoofingNamesRefused(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	for _, c := range []struct {
+		mutation, input, field string
+		vars                   map[string]any
+	}{
+		{"createMember", "CreateMemberInput", "name", map[string]any{"name": "Alice\u202egpj.exe"}},
+		{"inviteMember", "InviteMemberInput", "name", map[string]any{"name": "adm\u200bin"}},
+		{"createMember", "CreateMemberInput", "name", map[string]any{"name": "Alice\u2028Bob"}},
+		{"createMember", "CreateMemberInput", "remark", map[string]any{"name": "Alice", "remark": "ok\u2066hidden\u2069"}},
+		{"inviteMember", "InviteMemberInput", "remark", map[string]any{"name": "Bob", "remark": "\ufeffnote"}},
+	} {
+		before := a.snapshot()
+		p := a.mutate(c.mutation, c.input, c.vars)
+		wantCode(t, p, "INVALID_INPUT")
+		if f, _ := p.Errors[0]["field"].([]any); len(f) != 2 || f[1] != c.field {
+			t.Errorf("%s %q: field = %v, want [input %s]", c.mutation, c.vars, f, c.field)
+		}
+		if p.Member != nil {
+			t.Errorf("%s %q: member = %v, want none", c.mutation, c.vars, p.Member)
+		}
+		if after := a.snapshot(); after != before {
+			t.Errorf("refused %s changed %s to %s", c.mutation, before, after)
+		}
+	}
+}
+
 func TestBindRules(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, member.Policy{})

@@ -79,7 +79,7 @@ func parseEmail(s string) (string, *member.Error) {
 // are looked at, so that a pasted `"Bob" <bob@example.com>` or a list gets
 // a message about that rather than about a stray character.
 func checkShape(s string) *member.Error {
-	if strings.IndexFunc(s, invisible) >= 0 {
+	if strings.IndexFunc(s, member.Invisible) >= 0 {
 		return emailError("email must not contain control characters or invisible formatting characters")
 	}
 	if strings.ContainsAny(s, "<>") {
@@ -114,13 +114,6 @@ func checkShape(s string) *member.Error {
 		return emailError("email must contain exactly one @")
 	}
 	return nil
-}
-
-// invisible reports control and format characters (including zero-width
-// spaces, soft hyphens and bidi controls), which have no place in an
-// address and would let two addresses look alike.
-func invisible(r rune) bool {
-	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
 }
 
 func space(r rune) bool { return unicode.IsSpace(r) || unicode.Is(unicode.Zs, r) }

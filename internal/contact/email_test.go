@@ -195,3 +195,40 @@ func FuzzParseEmail(f *testing.F) {
 		}
 	})
 }
+
+// TestEmailRefusesSpoofing refuses, wherever they stand in an address,
+// the characters that change how text displays (issue 12.7): the email
+// check is member.Invisible, the one that names and remarks get too.
+func TestEmailRefusesSpoofing(t *testing.T) {
+	named := [][2]rune{ // the bidi, zero-width and separator ranges, each to be refused
+		{0x202a, 0x202e}, {0x2066, 0x2069}, {0x200e, 0x200f}, {0x061c, 0x061c},
+		{0x200b, 0x200d}, {0x2060, 0x2060}, {0xfeff, 0xfeff}, {0x2028, 0x2029},
+	}
+	var runes []rune
+	for _, rg := range named {
+		for r := rg[0]; r <= rg[1]; r++ {
+			if !member.Invisible(r) {
+				t.Errorf("member.Invisible(%U) = false", r)
+			}
+			runes = append(runes, r)
+		}
+	}
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if member.Invisible(r) {
+			runes = append(runes, r) // and every other one
+		}
+	}
+	for _, r := range runes {
+		for _, in := range []string{"bo" + string(r) + "b@example.com", "bob@exa" + string(r) + "mple.com", "bob@example.com" + string(r) + "x"} {
+			_, err := contact.ParseEmail(in)
+			if err == nil {
+				t.Errorf("%U in %+q: accepted", r, in)
+				continue
+			}
+			wantError(t, err, member.CodeInvalidEmail, "email")
+			if e, _ := member.AsError(err); !strings.Contains(e.Message, "invisible") {
+				t.Errorf("%U in %+q: %q, want the message about invisible characters", r, in, e.Message)
+			}
+		}
+	}
+}

@@ -26,8 +26,21 @@ const (
 	MaxSearchLength = 254
 )
 
+// Invisible reports characters that change how text is displayed without
+// being seen: control characters, format characters (the bidi controls
+// U+202A–U+202E, U+2066–U+2069, U+200E, U+200F and U+061C; the zero-width
+// U+200B–U+200D, U+2060 and U+FEFF; the soft hyphen), the line and paragraph
+// separators U+2028 and U+2029, and U+FFFD, which stands for broken UTF-8.
+// A name or email holding one can pass for another ("admin" and
+// "adm\u200bin"), or reorder the text around it where it is shown (a
+// right-to-left override makes "txt.exe" read "exe.txt"). The one
+// definition serves names, remarks and emails (package contact).
+func Invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.In(r, unicode.Cf, unicode.Zl, unicode.Zp) || r == utf8.RuneError
+}
+
 // CheckName checks a trimmed display name: not empty, not too long, no
-// control characters. what names the field in the message.
+// Invisible characters. what names the field in the message.
 func CheckName(what, name string) *Error {
 	switch n := utf8.RuneCountInString(name); {
 	case !utf8.ValidString(name):
@@ -36,8 +49,8 @@ func CheckName(what, name string) *Error {
 		return Errorf(CodeInvalidInput, "%s must not be empty", what)
 	case n > MaxNameLength:
 		return Errorf(CodeInvalidInput, "%s must be at most %d characters, got %d", what, MaxNameLength, n)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return Errorf(CodeInvalidInput, "%s must not contain control characters", what)
+	case strings.IndexFunc(name, Invisible) >= 0:
+		return Errorf(CodeInvalidInput, "%s must not contain control characters or invisible formatting characters (bidi controls, zero-width characters, line separators)", what)
 	}
 	return nil
 }
@@ -60,8 +73,8 @@ func NewMember(t Type, name, remark string) (*Member, *Error) {
 	if !utf8.ValidString(remark) {
 		return nil, FieldErrorf(CodeInvalidInput, "remark", "remark must be valid UTF-8")
 	}
-	if strings.IndexFunc(remark, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0 {
-		return nil, FieldErrorf(CodeInvalidInput, "remark", "remark must not contain control characters other than new lines and tabs")
+	if strings.IndexFunc(remark, func(r rune) bool { return Invisible(r) && r != '\n' && r != '\t' }) >= 0 {
+		return nil, FieldErrorf(CodeInvalidInput, "remark", "remark must not contain control characters other than new lines and tabs, or invisible formatting characters (bidi controls, zero-width characters, line separators)")
 	}
 	return &Member{Type: t, Name: name, Remark: remark}, nil
 }
