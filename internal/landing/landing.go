@@ -38,8 +38,6 @@ package landing
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -51,6 +49,7 @@ import (
 	"time"
 
 	"memberbind/internal/member"
+	"memberbind/internal/options"
 	"memberbind/internal/webpage"
 )
 
@@ -128,15 +127,9 @@ func New(o Options) *Handler {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.MissBurst <= 0 {
-		o.MissBurst = DefaultMissBurst
-	}
-	if o.MissWindow <= 0 {
-		o.MissWindow = DefaultMissWindow
-	}
-	if o.MaxClients <= 0 {
-		o.MaxClients = DefaultMaxClients
-	}
+	options.Default(&o.MissBurst, DefaultMissBurst)
+	options.Default(&o.MissWindow, DefaultMissWindow)
+	options.Default(&o.MaxClients, DefaultMaxClients)
 	return &Handler{
 		act:     o.Activator,
 		log:     o.Logger,
@@ -214,29 +207,20 @@ func postedToken(w http.ResponseWriter, r *http.Request) (string, int) {
 func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, token string, activate bool) {
 	token = strings.TrimSpace(token)
 	client := h.clientAddr(r)
-	// The refusal is decided before looking, on the client's earlier
-	// misses alone: a client that spent its allowance gets no answer
-	// about any token, so the 429 tells nothing about this one. A miss is
-	// charged only once the lookup found nothing, so that links that are
-	// found never count, however many are in flight from one address (a
-	// company behind one NAT). Guesses in flight at once can overrun the
-	// allowance together; each is still charged, and the client then
-	// waits for every one of them to come back.
-	if ok, wait := h.misses.allowed(client); !ok {
+	view, wait, err := webpage.LookUp(h.misses, client,
+		func() (*member.LinkView, error) { return h.lookUp(r, token, activate) },
+		func(v *member.LinkView) bool { return v.State == member.LinkUnknown })
+	switch {
+	case errors.Is(err, webpage.ErrTooManyMisses):
 		h.log.InfoContext(r.Context(), "activation link", "method", r.Method, "outcome", "rate_limited",
-			"token", tokenRef(token), "client", client.String())
+			"token", webpage.Ref(token), "client", client.String())
 		h.respondProblem(w, r, http.StatusTooManyRequests, wait)
 		return
-	}
-	view, err := h.lookUp(r, token, activate)
-	if err != nil {
+	case err != nil:
 		h.log.ErrorContext(r.Context(), "activation link", "method", r.Method, "outcome", "error",
-			"token", tokenRef(token), "client", client.String(), "err", err)
+			"token", webpage.Ref(token), "client", client.String(), "err", err)
 		h.respondProblem(w, r, http.StatusInternalServerError, 0)
 		return
-	}
-	if view.State == member.LinkUnknown {
-		h.misses.charge(client)
 	}
 	activatedNow := activate && view.State == member.LinkValid
 	outcome := strings.ToLower(string(view.State))
@@ -244,7 +228,7 @@ func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, token string
 		outcome = "activated_now"
 	}
 	h.log.InfoContext(r.Context(), "activation link", "method", r.Method, "outcome", outcome,
-		"token", tokenRef(token), "client", client.String())
+		"token", webpage.Ref(token), "client", client.String())
 	h.respondLink(w, r, *view, token, activatedNow)
 }
 
@@ -267,16 +251,6 @@ func (h *Handler) lookUp(r *http.Request, token string, activate bool) (*member.
 		err = errors.New("store returned no link view")
 	}
 	return view, err
-}
-
-// tokenRef names a token in logs without giving it away: the first 8 hex
-// digits of its SHA-256, enough to match log lines, far too few to use.
-func tokenRef(token string) string {
-	if token == "" {
-		return "-"
-	}
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:4])
 }
 
 // linkResponse is the JSON answer about a link.

@@ -1,10 +1,8 @@
 package landing
 
 import (
-	"bytes"
 	"embed"
 	"fmt"
-	"html/template"
 	"net/http"
 	"strings"
 	"time"
@@ -53,7 +51,8 @@ func pageOf(s member.LinkState) string {
 	return pageUnknown
 }
 
-// tone colours a page: the stripe at the top of its card.
+// tone colours a page: the stripe at the top of its card. Pages not
+// listed are "bad".
 var tone = map[string]string{
 	pageValid:        "info",
 	pageActivatedNow: "ok",
@@ -65,23 +64,18 @@ var tone = map[string]string{
 //go:embed templates
 var templateFS embed.FS
 
-// style is the pages' CSS and contentSecurityPolicy the policy that
-// allows it: both are shared with the other member pages (package webpage).
-var (
-	style                 = webpage.Style
-	contentSecurityPolicy = webpage.ContentSecurityPolicy
-)
+// contentSecurityPolicy is the policy that allows the pages' CSS, shared
+// with the other member pages (package webpage).
+var contentSecurityPolicy = webpage.ContentSecurityPolicy
 
 // pages holds one parsed template per language and page: the shared
 // layout, the language's common parts, and the page's "title" and "body".
-var pages = webpage.ParsePages(templateFS, pageNames)
+var pages = webpage.ParsePages(templateFS, pageNames, tone)
 
 // pageData is what a page template is given. Every string is plain text:
 // html/template escapes it wherever it lands.
 type pageData struct {
-	Lang   string
-	Tone   string
-	CSS    template.CSS
+	webpage.Frame
 	Action string
 
 	Org, Member, Email string
@@ -94,7 +88,7 @@ type pageData struct {
 
 func newPageData(lang string, v member.LinkView, retryAfter string) *pageData {
 	d := &pageData{
-		Lang: lang, CSS: template.CSS(style), Action: Path,
+		Frame: webpage.NewFrame(lang), Action: Path,
 		Org: v.OrgName, Member: v.MemberName, Email: v.Email, Phone: maskPhone(v.Phone),
 		RetryAfter: retryAfter,
 	}
@@ -105,27 +99,9 @@ func newPageData(lang string, v member.LinkView, retryAfter string) *pageData {
 	return d
 }
 
-// writePage renders a page whole before sending it, so that a template
-// error is a clean 500 rather than half a page.
+// writePage renders a page and sends it.
 func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
-	if d.Tone == "" {
-		d.Tone = tone[name]
-		if d.Tone == "" {
-			d.Tone = "bad"
-		}
-	}
-	var buf bytes.Buffer
-	if err := pages[d.Lang][name].Execute(&buf, d); err != nil {
-		h.log.ErrorContext(r.Context(), "activation page", "page", name, "lang", d.Lang, "err", err)
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString("internal error\n")
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	} else {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Language", d.Lang)
-	}
-	send(w, r, status, buf.Bytes())
+	pages.Write(w, r, h.log, status, name, d)
 }
 
 func supportedLang(lang string) bool { return member.SupportedLang(lang) }

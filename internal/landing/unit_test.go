@@ -18,9 +18,9 @@ import (
 // miss is what serveLink does for a lookup that finds nothing: ask,
 // then charge. It reports whether the miss was allowed.
 func miss(l *missLimiter, a netip.Addr) (bool, time.Duration) {
-	ok, wait := l.allowed(a)
+	ok, wait := l.Allow(a)
 	if ok {
-		l.charge(a)
+		l.Charge(a)
 	}
 	return ok, wait
 }
@@ -35,12 +35,12 @@ func TestMissLimiter(t *testing.T) {
 			t.Fatalf("miss %d refused", i+1)
 		}
 	}
-	ok, wait := l.allowed(a)
+	ok, wait := l.Allow(a)
 	if ok || wait != 10*time.Second {
 		t.Fatalf("4th miss: ok %v, wait %s; want refused for 10s", ok, wait)
 	}
 	now = now.Add(4 * time.Second)
-	if ok, wait := l.allowed(a); ok || wait != 6*time.Second {
+	if ok, wait := l.Allow(a); ok || wait != 6*time.Second {
 		t.Fatalf("4s later: ok %v, wait %s; want refused for 6s", ok, wait)
 	}
 	if ok, _ := miss(l, netip.MustParseAddr("192.0.2.2")); !ok {
@@ -50,20 +50,20 @@ func TestMissLimiter(t *testing.T) {
 	if ok, _ := miss(l, a); !ok {
 		t.Fatal("10s later: refused")
 	}
-	if ok, _ := l.allowed(a); ok {
+	if ok, _ := l.Allow(a); ok {
 		t.Fatal("one miss came back, two taken")
 	}
 	// Asking spends nothing: a client with allowance left keeps it.
 	now = now.Add(10 * time.Second)
 	for range 100 {
-		if ok, _ := l.allowed(a); !ok {
+		if ok, _ := l.Allow(a); !ok {
 			t.Fatal("allowed spent a miss")
 		}
 	}
 	// A bucket that refills completely is forgotten.
 	now = now.Add(time.Minute)
-	l.allowed(a)
-	l.allowed(netip.MustParseAddr("192.0.2.2"))
+	l.Allow(a)
+	l.Allow(netip.MustParseAddr("192.0.2.2"))
 	if n := l.size(); n != 0 {
 		t.Errorf("%d clients remembered with full allowances, want 0", n)
 	}
@@ -76,19 +76,19 @@ func TestMissLimiterOverrun(t *testing.T) {
 	l := newMissLimiter(3, 30*time.Second, 100, func() time.Time { return now })
 	a := netip.MustParseAddr("192.0.2.1")
 	for i := range 10 {
-		if ok, _ := l.allowed(a); !ok {
+		if ok, _ := l.Allow(a); !ok {
 			t.Fatalf("lookup %d in flight refused", i+1)
 		}
 	}
 	for range 10 {
-		l.charge(a)
+		l.Charge(a)
 	}
 	// 10 misses of an allowance of 3: refused until 8 have come back.
-	if ok, wait := l.allowed(a); ok || wait != 80*time.Second {
+	if ok, wait := l.Allow(a); ok || wait != 80*time.Second {
 		t.Fatalf("after 10 misses at once: ok %v, wait %s; want refused for 80s", ok, wait)
 	}
 	now = now.Add(80 * time.Second)
-	if ok, _ := l.allowed(a); !ok {
+	if ok, _ := l.Allow(a); !ok {
 		t.Fatal("80s later: refused")
 	}
 }
@@ -102,16 +102,16 @@ func TestMissLimiterIPv6(t *testing.T) {
 			t.Fatalf("%s refused", s)
 		}
 	}
-	if ok, _ := l.allowed(netip.MustParseAddr("2001:db8:1:2::abcd")); ok {
+	if ok, _ := l.Allow(netip.MustParseAddr("2001:db8:1:2::abcd")); ok {
 		t.Error("third address of one /64 allowed, want the /64 counted as one client")
 	}
-	if ok, _ := l.allowed(netip.MustParseAddr("2001:db8:1:3::1")); !ok {
+	if ok, _ := l.Allow(netip.MustParseAddr("2001:db8:1:3::1")); !ok {
 		t.Error("another /64 refused")
 	}
 	// An IPv4-mapped address is its IPv4 address.
 	miss(l, netip.MustParseAddr("192.0.2.9"))
 	miss(l, netip.MustParseAddr("::ffff:192.0.2.9"))
-	if ok, _ := l.allowed(netip.MustParseAddr("192.0.2.9")); ok {
+	if ok, _ := l.Allow(netip.MustParseAddr("192.0.2.9")); ok {
 		t.Error("IPv4-mapped address counted apart from its IPv4 address")
 	}
 }
@@ -132,11 +132,11 @@ func TestMissLimiterBounded(t *testing.T) {
 	}
 	// The most recent three are still refused; the oldest were forgotten.
 	for _, a := range addrs[7:] {
-		if ok, _ := l.allowed(a); ok {
+		if ok, _ := l.Allow(a); ok {
 			t.Errorf("%s allowed a second miss", a)
 		}
 	}
-	if ok, _ := l.allowed(addrs[0]); !ok {
+	if ok, _ := l.Allow(addrs[0]); !ok {
 		t.Errorf("%s still remembered past the bound", addrs[0])
 	}
 }
@@ -215,7 +215,7 @@ func TestWantsJSON(t *testing.T) {
 // the pages carry, byte for byte.
 func TestStyleHash(t *testing.T) {
 	var buf bytes.Buffer
-	if err := pages["en"][pageUnknown].Execute(&buf, newPageData("en", member.LinkView{}, "")); err != nil {
+	if err := pages.Template("en", pageUnknown).Execute(&buf, newPageData("en", member.LinkView{}, "")); err != nil {
 		t.Fatal(err)
 	}
 	m := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(buf.String())
@@ -243,7 +243,7 @@ func TestEveryPage(t *testing.T) {
 			d.Token = evil
 			d.Tone = "x"
 			var buf bytes.Buffer
-			if err := pages[lang][name].Execute(&buf, d); err != nil {
+			if err := pages.Template(lang, name).Execute(&buf, d); err != nil {
 				t.Errorf("%s/%s: %v", lang, name, err)
 				continue
 			}

@@ -29,6 +29,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"memberbind/internal/member"
+	"memberbind/internal/options"
 )
 
 // Outbox is the store side (implemented by internal/mysql).
@@ -160,14 +161,14 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 	if _, err := ActivationURL(o.PublicURL, "check"); err != nil {
 		return nil, fmt.Errorf("mail worker: %w", err)
 	}
-	setDefault(&o.ActivationTTL, member.DefaultPolicy().ActivationTTL)
-	setDefault(&o.Concurrency, DefaultConcurrency)
-	setDefault(&o.Lease, DefaultLease)
-	setDefault(&o.RetryBudget, DefaultRetryBudget)
-	setDefault(&o.RetryBase, DefaultRetryBase)
-	setDefault(&o.RetryMax, DefaultRetryMax)
-	setDefault(&o.PollInterval, DefaultPollInterval)
-	setDefault(&o.ShutdownGrace, DefaultShutdownGrace)
+	options.Default(&o.ActivationTTL, member.DefaultPolicy().ActivationTTL)
+	options.Default(&o.Concurrency, DefaultConcurrency)
+	options.Default(&o.Lease, DefaultLease)
+	options.Default(&o.RetryBudget, DefaultRetryBudget)
+	options.Default(&o.RetryBase, DefaultRetryBase)
+	options.Default(&o.RetryMax, DefaultRetryMax)
+	options.Default(&o.PollInterval, DefaultPollInterval)
+	options.Default(&o.ShutdownGrace, DefaultShutdownGrace)
 	if o.RetryMax < o.RetryBase {
 		o.RetryMax = o.RetryBase
 	}
@@ -181,12 +182,6 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 		o.Owner = randomOwner()
 	}
 	return &Worker{o: o, wake: make(chan struct{}, 1)}, nil
-}
-
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v <= 0 {
-		*v = def
-	}
 }
 
 func randomOwner() string {

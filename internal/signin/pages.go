@@ -1,9 +1,7 @@
 package signin
 
 import (
-	"bytes"
 	"embed"
-	"html/template"
 	"net/http"
 	"strconv"
 	"time"
@@ -52,14 +50,12 @@ var templateFS embed.FS
 
 // pages holds one parsed template per language and page: the shared
 // layout, the language's common parts, and the page's "title" and "body".
-var pages = webpage.ParsePages(templateFS, pageNames)
+var pages = webpage.ParsePages(templateFS, pageNames, tone)
 
 // pageData is what a page template is given. Every string is plain text:
 // html/template escapes it wherever it lands.
 type pageData struct {
-	Lang string
-	Tone string
-	CSS  template.CSS
+	webpage.Frame
 
 	// Where the forms post and the links lead.
 	SignInPath, ConfirmPath, SignOutPath string
@@ -89,33 +85,15 @@ type signInItem struct {
 
 func (h *Handler) newPageData(lang string) *pageData {
 	return &pageData{
-		Lang: lang, CSS: template.CSS(webpage.Style),
+		Frame:      webpage.NewFrame(lang),
 		SignInPath: Path, ConfirmPath: ConfirmPath, SignOutPath: SignOutPath,
 		TTLMinutes: max(1, int(h.policy.LinkTTL/time.Minute)),
 	}
 }
 
-// writePage renders a page whole before sending it, so that a template
-// error is a clean 500 rather than half a page.
+// writePage renders a page and sends it.
 func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
-	if d.Tone == "" {
-		d.Tone = tone[name]
-		if d.Tone == "" {
-			d.Tone = "bad"
-		}
-	}
-	var buf bytes.Buffer
-	if err := pages[d.Lang][name].Execute(&buf, d); err != nil {
-		h.log.ErrorContext(r.Context(), "sign-in page", "page", name, "lang", d.Lang, "err", err)
-		status = http.StatusInternalServerError
-		buf.Reset()
-		buf.WriteString("internal error\n")
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	} else {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Language", d.Lang)
-	}
-	webpage.Send(w, r, status, buf.Bytes())
+	pages.Write(w, r, h.log, status, name, d)
 }
 
 // problem answers a request that went wrong before anything was decided,

@@ -42,7 +42,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +54,7 @@ import (
 
 	"memberbind/internal/contact"
 	"memberbind/internal/member"
+	"memberbind/internal/options"
 	"memberbind/internal/ratelimit"
 	"memberbind/internal/webpage"
 )
@@ -207,14 +207,14 @@ func New(o Options) (*Handler, error) {
 	case o.AnswerFloor < 0:
 		o.AnswerFloor = 0
 	}
-	setDefault(&o.AddressBurst, DefaultAddressBurst)
-	setDefault(&o.AddressWindow, DefaultAddressWindow)
-	setDefault(&o.ClientBurst, DefaultClientBurst)
-	setDefault(&o.ClientWindow, DefaultClientWindow)
-	setDefault(&o.MissBurst, DefaultMissBurst)
-	setDefault(&o.MissWindow, DefaultMissWindow)
-	setDefault(&o.MaxKeys, DefaultMaxKeys)
-	setDefault(&o.RecentSignIns, DefaultRecentSignIns)
+	options.Default(&o.AddressBurst, DefaultAddressBurst)
+	options.Default(&o.AddressWindow, DefaultAddressWindow)
+	options.Default(&o.ClientBurst, DefaultClientBurst)
+	options.Default(&o.ClientWindow, DefaultClientWindow)
+	options.Default(&o.MissBurst, DefaultMissBurst)
+	options.Default(&o.MissWindow, DefaultMissWindow)
+	options.Default(&o.MaxKeys, DefaultMaxKeys)
+	options.Default(&o.RecentSignIns, DefaultRecentSignIns)
 
 	h := &Handler{
 		store:     o.Store,
@@ -239,12 +239,6 @@ func New(o Options) (*Handler, error) {
 		}
 	}
 	return h, nil
-}
-
-func setDefault[T int | time.Duration](v *T, def T) {
-	if *v <= 0 {
-		*v = def
-	}
 }
 
 // ServeHTTP answers the paths of the package comment.
@@ -334,7 +328,7 @@ func (h *Handler) serveRequest(w http.ResponseWriter, r *http.Request) {
 	key := member.EmailKey(email)
 	if ok, wait := h.addresses.Take(key); !ok {
 		h.log.InfoContext(r.Context(), "sign-in request", "outcome", "rate_limited", "limit", "address",
-			"address", ref(key), "client", client.String())
+			"address", webpage.Ref(key), "client", client.String())
 		h.problem(w, r, http.StatusTooManyRequests, wait)
 		return
 	}
@@ -348,9 +342,9 @@ func (h *Handler) serveRequest(w http.ResponseWriter, r *http.Request) {
 	err = h.store.RequestSignIn(ctx, email, h.policy)
 	cancel()
 	if err != nil {
-		h.log.ErrorContext(r.Context(), "sign-in request", "outcome", "error", "address", ref(key), "client", client.String(), "err", err)
+		h.log.ErrorContext(r.Context(), "sign-in request", "outcome", "error", "address", webpage.Ref(key), "client", client.String(), "err", err)
 	} else {
-		h.log.InfoContext(r.Context(), "sign-in request", "outcome", "answered", "address", ref(key), "client", client.String())
+		h.log.InfoContext(r.Context(), "sign-in request", "outcome", "answered", "address", webpage.Ref(key), "client", client.String())
 	}
 	waitUntil(r.Context(), answerAt)
 	d := h.newPageData(lang)
@@ -422,45 +416,40 @@ func (h *Handler) serveConfirm(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.setCookie(w, SessionCookie, session)
-	h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", "signed_in", "token", ref(token),
-		"session", ref(session))
+	h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", "signed_in", "token", webpage.Ref(token),
+		"session", webpage.Ref(session))
 	redirect(w, r, AccountPath)
 }
 
-// lookUp asks the store about a sign-in token under the miss limiter: a
-// client that opens too many unknown links gets no answer about any. It
-// answers the request itself and reports false when it could not.
+// lookUp asks the store about a sign-in token under the miss limiter, as
+// the activation page does (webpage.LookUp): a client that opens too many
+// unknown links gets no answer about any. It answers the request itself
+// and reports false when it could not.
 func (h *Handler) lookUp(w http.ResponseWriter, r *http.Request, token string, ask func(context.Context) (*member.SignInView, error)) (*member.SignInView, bool) {
 	client := ratelimit.ClientKey(webpage.ClientAddr(r, h.proxies))
-	// As on the activation page (package landing): refused on earlier
-	// misses alone, so that the 429 tells nothing about this token, and
-	// charged only once the lookup found nothing, so that links that are
-	// found never count however many are in flight from one address.
-	// Misses in flight at once can overrun the allowance together; each
-	// is still charged, and the client waits for all of them to come back.
-	if ok, wait := h.misses.Allow(client); !ok {
-		h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", "rate_limited", "token", ref(token))
+	view, wait, err := webpage.LookUp(h.misses, client,
+		func() (*member.SignInView, error) {
+			if !member.WellFormedToken(token) {
+				return &member.SignInView{State: member.SignInUnknown}, nil
+			}
+			view, err := ask(r.Context())
+			if err == nil && view == nil {
+				err = errors.New("store returned no sign-in view")
+			}
+			return view, err
+		},
+		func(v *member.SignInView) bool { return v.State == member.SignInUnknown })
+	switch {
+	case errors.Is(err, webpage.ErrTooManyMisses):
+		h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", "rate_limited", "token", webpage.Ref(token))
 		h.problem(w, r, http.StatusTooManyRequests, wait)
 		return nil, false
-	}
-	if !member.WellFormedToken(token) {
-		h.misses.Charge(client)
-		h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", "unknown", "token", ref(token))
-		return &member.SignInView{State: member.SignInUnknown}, true
-	}
-	view, err := ask(r.Context())
-	if err == nil && view == nil {
-		err = errors.New("store returned no sign-in view")
-	}
-	if err != nil {
+	case err != nil:
 		h.internal(w, r, "sign-in link", err)
 		return nil, false
 	}
-	if view.State == member.SignInUnknown {
-		h.misses.Charge(client)
-	}
 	if r.Method != http.MethodPost || view.State != member.SignInValid {
-		h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", strings.ToLower(string(view.State)), "token", ref(token))
+		h.log.InfoContext(r.Context(), "sign-in link", "method", r.Method, "outcome", strings.ToLower(string(view.State)), "token", webpage.Ref(token))
 	}
 	return view, true
 }
@@ -558,7 +547,7 @@ func (h *Handler) serveSignOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.clearCookie(w, SessionCookie)
-	h.log.InfoContext(r.Context(), "sign-out", "outcome", "signed_out", "session", ref(token))
+	h.log.InfoContext(r.Context(), "sign-out", "outcome", "signed_out", "session", webpage.Ref(token))
 	h.writePage(w, r, http.StatusOK, pageSignedOut, h.newPageData(lang))
 }
 
@@ -579,7 +568,7 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) (string, *memb
 		if _, err := r.Cookie(h.cookieName(SessionCookie)); err == nil {
 			h.clearCookie(w, SessionCookie)
 		}
-		h.log.InfoContext(r.Context(), "account", "method", r.Method, "outcome", "no_session", "session", ref(token))
+		h.log.InfoContext(r.Context(), "account", "method", r.Method, "outcome", "no_session", "session", webpage.Ref(token))
 		redirect(w, r, Path)
 		return "", nil, false
 	}
@@ -633,16 +622,6 @@ func redirect(w http.ResponseWriter, r *http.Request, path string) {
 // browserLang is the page language before the member is known.
 func (h *Handler) browserLang(r *http.Request) string {
 	return webpage.NegotiateLang(r.Header.Get("Accept-Language"))
-}
-
-// ref names a secret or an address in logs without giving it away: the
-// first 8 hex digits of its SHA-256, enough to match log lines.
-func ref(s string) string {
-	if s == "" {
-		return "-"
-	}
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:4])
 }
 
 func iso(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -28,7 +28,7 @@ func TestEveryPage(t *testing.T) {
 			d.Invalid = true
 			d.RetryAfter = "7"
 			var buf bytes.Buffer
-			if err := pages[lang][name].Execute(&buf, d); err != nil {
+			if err := pages.Template(lang, name).Execute(&buf, d); err != nil {
 				t.Errorf("%s/%s: %v", lang, name, err)
 				continue
 			}
@@ -54,7 +54,7 @@ func TestStyleHash(t *testing.T) {
 	h := &Handler{policy: member.DefaultSignInPolicy()}
 	for _, name := range pageNames {
 		var buf bytes.Buffer
-		if err := pages["en"][name].Execute(&buf, h.newPageData("en")); err != nil {
+		if err := pages.Template("en", name).Execute(&buf, h.newPageData("en")); err != nil {
 			t.Fatal(err)
 		}
 		m := regexp.MustCompile(`(?s)<style>(.*?)</style>`).FindStringSubmatch(buf.String())

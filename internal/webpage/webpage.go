@@ -2,8 +2,10 @@
 // activation pages (internal/landing) and the sign-in and account pages
 // (internal/signin). It holds their one layout and stylesheet, the
 // security headers and Content-Security-Policy that allow exactly that
-// stylesheet and nothing else, the choice of language, the time format and
-// the client address behind trusted proxies.
+// stylesheet and nothing else, the rendering of a page, the choice of
+// language, the time format, the client address behind trusted proxies,
+// the look-up of a link token under a limit on misses (LookUp), and the
+// short references that name tokens in logs (Ref).
 //
 // Pages are self-contained: the stylesheet is inlined in a <style> element
 // and allowed by its hash, so a page is one request with nothing else to
@@ -16,14 +18,11 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
-
-	"memberbind/internal/member"
 )
 
 //go:embed layout.html style.css
@@ -183,26 +182,4 @@ func ParseAddr(s string) netip.Addr {
 		return a.Unmap()
 	}
 	return netip.Addr{}
-}
-
-// ParsePages parses one template per language and page from fsys: the
-// shared layout, the language's templates/LANG/common.html and the page's
-// templates/LANG/NAME.html, which must define "title" and "body". It
-// panics on a missing part: pages are embedded, so that is a build fault.
-func ParsePages(fsys fs.FS, names []string) map[string]map[string]*template.Template {
-	out := make(map[string]map[string]*template.Template)
-	for _, lang := range member.Langs {
-		out[lang] = make(map[string]*template.Template)
-		for _, name := range names {
-			t := template.Must(Layout().ParseFS(fsys,
-				"templates/"+lang+"/common.html", "templates/"+lang+"/"+name+".html"))
-			for _, part := range []string{"title", "body"} {
-				if t.Lookup(part) == nil {
-					panic(fmt.Sprintf("templates/%s/%s.html defines no %q", lang, name, part))
-				}
-			}
-			out[lang][name] = t
-		}
-	}
-	return out
 }
