@@ -18,10 +18,15 @@
 //	failed       410   the binding failed: the admin must bind again with another email
 //	unknown      404   no such link, or a malformed token
 //
+// Only the page of a live link (valid) and the answer of the POST that
+// activates it show the email, member, organization and mobile number:
+// every other outcome's page says only what became of the link, since
+// its address stays in the browser's history.
+//
 // With Accept: application/json the same outcomes and status codes come as
-// JSON, {"status": "<one of the words above>", "email": "..."} (email
-// omitted for unknown), plus "organization", "member" and "expiresAt"
-// (RFC 3339, omitted until the link's mail has gone out). Requests that go
+// JSON, {"status": "<one of the words above>"}, plus for a valid link and
+// the POST that activated it "email", "organization", "member" and
+// "expiresAt" (RFC 3339, omitted until the link's mail has gone out). Requests that go
 // wrong answer with the status words rate_limited (429, with "retryAfter"
 // in seconds), method_not_allowed (405), bad_request (400, 413 or 415) and
 // error (500).
@@ -288,6 +293,13 @@ func (h *Handler) respondLink(w http.ResponseWriter, r *http.Request, view membe
 		h.log.ErrorContext(r.Context(), "activation link: unknown link state", "state", string(view.State))
 		h.respondProblem(w, r, http.StatusInternalServerError, 0)
 		return
+	}
+	if view.State != member.LinkValid && !activatedNow {
+		// A link that works no more says only what became of it: its
+		// address stays in the browser's history and in mail archives,
+		// and whoever opens it later need not learn whose it was. The
+		// organization's language is kept, for the page's words.
+		view = member.LinkView{State: view.State, OrgLang: view.OrgLang}
 	}
 	if wantsJSON(r) {
 		res := linkResponse{Status: strings.ToLower(string(view.State))}

@@ -85,26 +85,46 @@ type linkCase struct {
 	word   string // JSON status
 	email  string // JSON email; "" for none
 	text   []string
+	// member is whose link it is: a link that works no more must not
+	// show the name (issue 12.8).
+	member string
 }
 
 func (s *scenario) cases() []linkCase {
 	return []linkCase{
-		{"valid", s.valid, 200, "valid", "alice@example.com", []string{"Confirm your login email", "Alice", "alice@example.com", "+86 138****8000", "Confirm and activate"}},
-		{"valid, mail not sent yet", s.unsent, 200, "valid", "frank@example.com", []string{"Frank", "Not yet started"}},
-		{"superseded by a modification", s.superseded, 410, "superseded", "bob@example.com", []string{"was replaced", "newest activation mail"}},
-		{"the modification's new link", s.modifiedNew, 200, "valid", "bob.new@example.com", []string{"bob.new@example.com"}},
-		{"expired, a newer link live", s.expired, 410, "expired", "carol@example.com", []string{"has expired", "most recent mail"}},
-		{"the newer link", s.expiredNewer, 200, "valid", "carol@example.com", []string{"Carol"}},
-		{"binding failed", s.failed, 410, "failed", "dave@example.com", []string{"has failed", "bind", "different email"}},
-		{"failed binding, rebound since", s.reboundOld, 410, "superseded", "grace@example.com", []string{"was replaced", "newest activation mail"}},
-		{"the rebind's link", s.reboundNew, 200, "valid", "grace.new@example.com", []string{"grace.new@example.com"}},
-		{"the link that activated", s.activated, 200, "activated", "erin@example.com", []string{"already activated", "erin@example.com"}},
-		{"another link of an activated binding", s.activatedOther, 200, "activated", "erin@example.com", []string{"already activated"}},
-		{"unknown", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 404, "unknown", "", []string{"not valid"}},
-		{"malformed: short", "abc", 404, "unknown", "", []string{"not valid"}},
-		{"malformed: empty", "", 404, "unknown", "", []string{"not valid"}},
-		{"malformed: too long", s.valid + "A", 404, "unknown", "", []string{"not valid"}},
-		{"malformed: bad character", s.valid[:42] + "!", 404, "unknown", "", []string{"not valid"}},
+		{"valid", s.valid, 200, "valid", "alice@example.com", []string{"Confirm your login email", "Alice", "alice@example.com", "+86 138****8000", "Confirm and activate"}, "Alice"},
+		{"valid, mail not sent yet", s.unsent, 200, "valid", "frank@example.com", []string{"Frank", "Not yet started"}, "Frank"},
+		{"superseded by a modification", s.superseded, 410, "superseded", "", []string{"was replaced", "newest activation mail"}, "Bob"},
+		{"the modification's new link", s.modifiedNew, 200, "valid", "bob.new@example.com", []string{"bob.new@example.com"}, "Bob"},
+		{"expired, a newer link live", s.expired, 410, "expired", "", []string{"has expired", "most recent mail"}, "Carol"},
+		{"the newer link", s.expiredNewer, 200, "valid", "carol@example.com", []string{"Carol"}, "Carol"},
+		{"binding failed", s.failed, 410, "failed", "", []string{"has failed", "bind", "different email"}, "Dave"},
+		{"failed binding, rebound since", s.reboundOld, 410, "superseded", "", []string{"was replaced", "newest activation mail"}, "Grace"},
+		{"the rebind's link", s.reboundNew, 200, "valid", "grace.new@example.com", []string{"grace.new@example.com"}, "Grace"},
+		{"the link that activated", s.activated, 200, "activated", "", []string{"already activated"}, "Erin"},
+		{"another link of an activated binding", s.activatedOther, 200, "activated", "", []string{"already activated"}, "Erin"},
+		{"unknown", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 404, "unknown", "", []string{"not valid"}, ""},
+		{"malformed: short", "abc", 404, "unknown", "", []string{"not valid"}, ""},
+		{"malformed: empty", "", 404, "unknown", "", []string{"not valid"}, ""},
+		{"malformed: too long", s.valid + "A", 404, "unknown", "", []string{"not valid"}, ""},
+		{"malformed: bad character", s.valid[:42] + "!", 404, "unknown", "", []string{"not valid"}, ""},
+	}
+}
+
+// checkNothingPersonal fails if the answer about a link that works no
+// more shows whose it was: an email, the member, the organization or a
+// masked mobile number (issue 12.8), in HTML or JSON.
+func checkNothingPersonal(t *testing.T, how string, res response, memberName string) {
+	t.Helper()
+	for _, bad := range []string{"example.com", "Acme Corp", "****", "+86", memberName} {
+		if bad != "" && strings.Contains(text(res), bad) {
+			t.Errorf("%s answer about a spent link shows %q:\n%s", how, bad, res.Body)
+		}
+	}
+	if strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if v := decodeJSON(t, res); len(v) != 1 {
+			t.Errorf(`%s JSON = %v, want only "status"`, how, v)
+		}
 	}
 }
 
@@ -239,6 +259,8 @@ func TestOutcomes(t *testing.T) {
 			if c.word == "valid" {
 				return // a POST would activate it: see TestActivation
 			}
+			checkNothingPersonal(t, "GET", res, c.member)
+			checkNothingPersonal(t, "GET JSON", jres, c.member)
 			pres := post(f.h, c.token)
 			if pres.Status != c.status {
 				t.Errorf("POST status = %d, want %d", pres.Status, c.status)
@@ -250,7 +272,10 @@ func TestOutcomes(t *testing.T) {
 					t.Errorf("POST page lacks %q:\n%s", want, pres.Body)
 				}
 			}
-			checkJSON(t, post(f.h, c.token, withAccept("application/json")), c.status, c.word, c.email)
+			pjres := post(f.h, c.token, withAccept("application/json"))
+			checkJSON(t, pjres, c.status, c.word, c.email)
+			checkNothingPersonal(t, "POST", pres, c.member)
+			checkNothingPersonal(t, "POST JSON", pjres, c.member)
 		})
 	}
 
@@ -314,12 +339,13 @@ func TestActivation(t *testing.T) {
 	before := f.snapshot()
 	for _, tok := range []string{first, second} {
 		for _, res := range []response{get(f.h, tok), post(f.h, tok)} {
-			if res.Status != http.StatusOK || !strings.Contains(res.Body, "This email is already activated") {
+			if res.Status != http.StatusOK || !strings.Contains(res.Body, "This login email is already activated") {
 				t.Errorf("after activation = %d:\n%s", res.Status, res.Body)
 			}
+			checkNothingPersonal(t, "after activation", res, "Alice")
 		}
-		checkJSON(t, post(f.h, tok, withAccept("application/json")), http.StatusOK, "activated", "alice@example.com")
-		checkJSON(t, get(f.h, tok, withAccept("application/json")), http.StatusOK, "activated", "alice@example.com")
+		checkJSON(t, post(f.h, tok, withAccept("application/json")), http.StatusOK, "activated", "")
+		checkJSON(t, get(f.h, tok, withAccept("application/json")), http.StatusOK, "activated", "")
 	}
 	if after := f.snapshot(); after != before {
 		t.Errorf("links of an activated binding changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
@@ -395,7 +421,7 @@ func TestConcurrentActivation(t *testing.T) {
 			t.Errorf("member %d: POST = %d:\n%s", r.member, r.res.Status, r.res.Body)
 		case strings.Contains(r.res.Body, "Your login email is activated"):
 			now[r.member]++
-		case strings.Contains(r.res.Body, "This email is already activated"):
+		case strings.Contains(r.res.Body, "This login email is already activated"):
 			already[r.member]++
 		default:
 			t.Errorf("member %d: POST answered neither success page:\n%s", r.member, r.res.Body)
@@ -529,7 +555,7 @@ func TestEscaping(t *testing.T) {
 	m := f.bind(org, evil+`"'&`, "alice@example.com")
 	tok := f.deliver()[m.ID][0]
 
-	for name, res := range map[string]response{"GET": get(f.h, tok), "POST": post(f.h, tok), "GET again": get(f.h, tok)} {
+	for name, res := range map[string]response{"GET": get(f.h, tok), "POST": post(f.h, tok)} {
 		if strings.Contains(res.Body, "<script") || strings.Contains(res.Body, `alert(1)</`) {
 			t.Errorf("%s: the name reached the page unescaped:\n%s", name, res.Body)
 		}
@@ -540,6 +566,12 @@ func TestEscaping(t *testing.T) {
 			t.Errorf("%s: the escaped member name is missing:\n%s", name, res.Body)
 		}
 	}
+	// Once spent, the link's page names nobody (issue 12.8).
+	if res := get(f.h, tok); strings.Contains(res.Body, "script") {
+		t.Errorf("GET again: the spent link's page shows the names:\n%s", res.Body)
+	}
+	m2 := f.bind(org, evil, "bob@example.com")
+	tok = f.deliver()[m2.ID][0]
 	jres := get(f.h, tok, withAccept("application/json"))
 	if strings.Contains(jres.Body, "<script") {
 		t.Errorf("JSON carries a raw tag: %s", jres.Body)
@@ -569,7 +601,7 @@ func TestLanguages(t *testing.T) {
 		{zh.superseded, 410, "此激活链接已被替换"},
 		{zh.expired, 410, "此激活链接已过期"},
 		{zh.failed, 410, "此次激活已失败"},
-		{zh.activatedOther, 200, "此邮箱已激活"},
+		{zh.activatedOther, 200, "此登录邮箱已激活"},
 	}
 	for _, p := range zhPages {
 		// The organization's language wins over the browser's.
@@ -578,6 +610,9 @@ func TestLanguages(t *testing.T) {
 			t.Errorf("zh-CN page = %d, want %d with %q:\n%s", res.Status, p.status, p.text, res.Body)
 		}
 		checkPage(t, res, "zh-CN")
+		if p.token != zh.valid && p.token != zh.unsent && (strings.Contains(text(res), "示例科技") || strings.Contains(text(res), "example.com")) {
+			t.Errorf("zh-CN page of a spent link shows whose it was:\n%s", res.Body)
+		}
 		if got := res.Header.Get("Content-Language"); got != "zh-CN" {
 			t.Errorf("Content-Language = %q", got)
 		}

@@ -15,7 +15,9 @@
 // instance on its own; see package ratelimit).
 //
 // Mail scanners open links, so GET /signin/confirm changes nothing: the
-// session starts only when a person presses Sign in. A sign-in link works
+// session starts only when a person presses Sign in. Only a live link's
+// page shows the member, organization and email; a used or expired one's
+// says only that, since its address stays in the browser's history. A sign-in link works
 // once, for a few minutes (member.SignInPolicy), and its token, like the
 // session id, is stored only as a hash.
 //
@@ -478,11 +480,11 @@ func (h *Handler) respondLink(w http.ResponseWriter, r *http.Request, view *memb
 		lang = h.browserLang(r)
 	}
 	d := h.newPageData(lang)
-	if view.State != member.SignInUnknown {
+	// Only a live link shows whose it is: a used or expired one says only
+	// that, since its address stays in the browser's history.
+	if view.State == member.SignInValid {
 		d.Org, d.Member, d.Email = view.OrgName, view.MemberName, view.Email
 		d.Expires, d.ExpiresISO = webpage.FormatTime(lang, view.ExpiresAt), iso(view.ExpiresAt)
-	}
-	if view.State == member.SignInValid {
 		d.Token = token
 		d.CSRF = h.csrfCookie(w, r)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func TestEveryPage(t *testing.T) {
 				if !strings.Contains(out, want) {
 					t.Errorf("%s/%s lacks %s", lang, name, want)
 				}
+			}
+			if slices.Contains([]string{pageUsed, pageExpired, pageUnknown}, name) && strings.Contains(out, "alert") {
+				t.Errorf("%s/%s: the page of a spent link shows whose it was:\n%s", lang, name, out)
 			}
 			if name == pageRateLimited && !strings.Contains(out, "7") {
 				t.Errorf("%s/%s does not say how long to wait", lang, name)
