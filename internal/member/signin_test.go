@@ -21,6 +21,7 @@ func TestMaySignIn(t *testing.T) {
 		{"pending", &Member{Binding: &Binding{State: StatePending}}, "alice@example.com", false},
 		{"failed", &Member{Binding: &Binding{State: StateFailed}, LoginEmail: ""}, "alice@example.com", false},
 		{"unbound", &Member{}, "alice@example.com", false},
+		{"activated without a login email", &Member{Binding: activated}, "", false},
 	} {
 		if got := MaySignIn(c.m, c.key); got != c.want {
 			t.Errorf("%s: MaySignIn = %v, want %v", c.name, got, c.want)
@@ -30,6 +31,9 @@ func TestMaySignIn(t *testing.T) {
 	m := &Member{Binding: activated, LoginEmail: "alice@example.com"}
 	if !DecideSignInLink(m, "alice@example.com", p.MaxLiveLinks-1, p) || DecideSignInLink(m, "alice@example.com", p.MaxLiveLinks, p) {
 		t.Error("DecideSignInLink does not bound the live links")
+	}
+	if DecideSignInLink(m, "bob@example.com", 0, p) || DecideSignInLink(&Member{Binding: &Binding{State: StatePending}}, "alice@example.com", 0, p) {
+		t.Error("DecideSignInLink mails a link to an email that is no login email")
 	}
 }
 
@@ -41,7 +45,9 @@ func TestJudgeSignInLink(t *testing.T) {
 		want SignInState
 	}{
 		{SignInLink{ExpiresAt: now.Add(time.Microsecond)}, SignInValid},
+		{SignInLink{ExpiresAt: now.Add(time.Nanosecond)}, SignInValid},
 		{SignInLink{ExpiresAt: now}, SignInExpired},
+		{SignInLink{ExpiresAt: now.Add(-time.Nanosecond)}, SignInExpired},
 		{SignInLink{ExpiresAt: now.Add(time.Hour), UsedAt: &used}, SignInUsed},
 		{SignInLink{ExpiresAt: now.Add(-time.Hour), UsedAt: &used}, SignInUsed},
 	} {
