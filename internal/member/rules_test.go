@@ -401,87 +401,41 @@ func TestRemoval(t *testing.T) {
 // TestJudgeLink decides what opening a link finds (R9), for the link's
 // own expiry at −1ns, exactly, and +1ns, and for every way a link dies.
 func TestJudgeLink(t *testing.T) {
-	now := t0
-	live := func() *Link { return &Link{ID: 3, BindingID: 7, SentAt: at(-time.Hour), ExpiresAt: at(time.Hour)} }
 	for _, c := range []struct {
-		name string
-		m    func() (*Member, *Binding, *Link)
-		want LinkState
+		name  string
+		state string
+		// sent, expires, killed and spent are the link's times, relative
+		// to t0; nil for none.
+		sent, expires, killed, spent *time.Time
+		// binding changes the member's binding before judging, or
+		// returns another one the link belongs to; nil for none.
+		binding func(m *Member) *Binding
+		want    LinkState
 	}{
-		{"live", func() (*Member, *Binding, *Link) { m := stateNamed(t, "pending"); return m, m.Binding, live() }, LinkValid},
-		{"mail not out yet", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "pending, mail not out yet")
-			l := live()
-			l.SentAt, l.ExpiresAt = nil, nil
-			return m, m.Binding, l
-		}, LinkValid},
-		{"expires in 1ns", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "pending")
-			l := live()
-			l.ExpiresAt = at(time.Nanosecond)
-			return m, m.Binding, l
-		}, LinkValid},
-		{"expires now, a newer link live", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "pending")
-			l := live()
-			l.ExpiresAt = at(0)
-			return m, m.Binding, l
-		}, LinkExpired},
-		{"expired 1ns ago, a newer link live", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "pending")
-			l := live()
-			l.ExpiresAt = at(-time.Nanosecond)
-			return m, m.Binding, l
-		}, LinkExpired},
-		{"the binding's last link expires now", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "pending")
-			m.Binding.LinkExpiresAt = at(0)
-			l := live()
-			l.ExpiresAt = at(0)
-			return m, m.Binding, l
-		}, LinkFailed},
-		{"killed by a modification", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "pending")
-			l := live()
-			l.KilledAt = at(-time.Minute)
-			return m, m.Binding, l
-		}, LinkSuperseded},
-		{"killed, and past its expiry", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "pending")
-			l := live()
-			l.KilledAt, l.ExpiresAt = at(-time.Minute), at(-time.Second)
-			return m, m.Binding, l
-		}, LinkSuperseded},
-		{"the binding failed", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "failed by time")
-			l := live()
-			l.ExpiresAt = at(-time.Nanosecond)
-			return m, m.Binding, l
-		}, LinkFailed},
-		{"a rebind replaced the binding", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "pending")
-			old := pendingBinding()
-			old.ID, old.State = 6, StateFailed
-			return m, old, live()
-		}, LinkSuperseded},
-		{"the binding is activated", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "activated")
-			l := live()
-			l.SpentAt = at(-time.Minute)
-			return m, m.Binding, l
-		}, LinkActivated},
-		{"another link of an activated binding, expired and killed", func() (*Member, *Binding, *Link) {
-			m := stateNamed(t, "activated")
-			l := live()
-			l.KilledAt, l.ExpiresAt = at(-time.Minute), at(-time.Second)
-			return m, m.Binding, l
-		}, LinkActivated},
-		{"the member has no binding any more", func() (*Member, *Binding, *Link) {
-			return stateNamed(t, "unbound"), pendingBinding(), live()
-		}, LinkFailed},
+		{"live", "pending", at(-time.Hour), at(time.Hour), nil, nil, nil, LinkValid},
+		{"mail not out yet", "pending, mail not out yet", nil, nil, nil, nil, nil, LinkValid},
+		{"expires in 1ns", "pending", at(-time.Hour), at(time.Nanosecond), nil, nil, nil, LinkValid},
+		{"expires now, a newer link live", "pending", at(-time.Hour), at(0), nil, nil, nil, LinkExpired},
+		{"expired 1ns ago, a newer link live", "pending", at(-time.Hour), at(-time.Nanosecond), nil, nil, nil, LinkExpired},
+		{"the binding's last link expires now", "pending", at(-time.Hour), at(0), nil, nil,
+			func(m *Member) *Binding { m.Binding.LinkExpiresAt = at(0); return m.Binding }, LinkFailed},
+		{"killed by a modification", "pending", at(-time.Hour), at(time.Hour), at(-time.Minute), nil, nil, LinkSuperseded},
+		{"killed, and past its expiry", "pending", at(-time.Hour), at(-time.Second), at(-time.Minute), nil, nil, LinkSuperseded},
+		{"the binding failed", "failed by time", at(-time.Hour), at(-time.Nanosecond), nil, nil, nil, LinkFailed},
+		{"a rebind replaced the binding", "pending", at(-time.Hour), at(time.Hour), nil, nil,
+			func(*Member) *Binding { old := pendingBinding(); old.ID, old.State = 6, StateFailed; return old }, LinkSuperseded},
+		{"the link that activated", "activated", at(-time.Hour), at(time.Hour), nil, at(-time.Minute), nil, LinkActivated},
+		{"another link of an activated binding, expired and killed", "activated", at(-time.Hour), at(-time.Second), at(-time.Minute), nil, nil, LinkActivated},
+		{"the member has no binding any more", "unbound", at(-time.Hour), at(time.Hour), nil, nil,
+			func(*Member) *Binding { return pendingBinding() }, LinkFailed},
 	} {
-		m, b, l := c.m()
-		if got := JudgeLink(m, b, l, now); got != c.want {
+		m := stateNamed(t, c.state)
+		b := m.Binding
+		if c.binding != nil {
+			b = c.binding(m)
+		}
+		l := &Link{ID: 3, BindingID: b.ID, SentAt: c.sent, ExpiresAt: c.expires, KilledAt: c.killed, SpentAt: c.spent}
+		if got := JudgeLink(m, b, l, t0); got != c.want {
 			t.Errorf("%s: JudgeLink = %s, want %s", c.name, got, c.want)
 		}
 	}
