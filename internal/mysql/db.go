@@ -10,6 +10,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"strings"
 	"time"
 
@@ -117,36 +118,76 @@ func FormatError(err error) error {
 }
 
 // retryable reports whether a transaction failed only because it lost a
-// race for locks and may simply run again.
+// race for locks and may simply run again: a deadlock, which is also how
+// Galera reports a certification failure at commit and TiDB a write
+// conflict, or a lock wait that timed out.
 func retryable(err error) bool {
 	n := mysqlErrorNumber(err)
 	return n == errDeadlock || n == errLockWaitTimeout
 }
 
-// inTx runs fn in a transaction and commits it, retrying a few times when
-// the server chose it as a deadlock victim. fn must not use the pool (s.db)
-// while it holds tx: on a one-connection pool that would wait for ever.
+// Transaction retries: a transaction that lost a race for locks runs
+// again after a jittered, doubling pause, so that the transactions that
+// collided do not collide again in step.
+const (
+	txAttempts   = 6
+	txRetryFirst = 5 * time.Millisecond
+	txRetryMax   = 250 * time.Millisecond
+)
+
+// txRetryPause is the pause before retry n (1 for the first): txRetryFirst
+// doubled per earlier retry, at most txRetryMax, then a random point in
+// its upper half ("equal jitter"). rnd returns a number in [0, 1).
+func txRetryPause(n int, rnd func() float64) time.Duration {
+	d := txRetryFirst
+	for i := 1; i < n && d < txRetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, txRetryMax)
+	return d/2 + time.Duration(rnd()*float64(d/2))
+}
+
+// retryTx runs try until it succeeds, fails for good or has run attempts
+// times, pausing between runs as txRetryPause says and calling onRetry
+// (when set) before each pause. It stops at once when ctx ends.
+func retryTx(ctx context.Context, attempts int, onRetry func(error), try func() error) error {
+	for n := 1; ; n++ {
+		err := try()
+		if err == nil || !retryable(err) || n >= attempts || ctx.Err() != nil {
+			return err
+		}
+		if onRetry != nil {
+			onRetry(err)
+		}
+		t := time.NewTimer(txRetryPause(n, mathrand.Float64))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("%w (gave up retrying: %w)", err, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// inTx runs fn in a transaction and commits it, retrying it (see
+// retryTx) when it lost a race for locks. fn runs once per attempt and
+// must keep nothing from an attempt that failed. fn must not use the pool
+// (s.db) while it holds tx: on a one-connection pool that would wait for
+// ever.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return s.inTxAt(ctx, sql.LevelDefault, fn)
 }
 
 // inTxAt is inTx at the given isolation level. ClaimOutbox and
 // MarkOutboxSentBatch run at READ COMMITTED: they find rows by primary key
-// or through SKIP LOCKED, decide on locked rows only, and so need no
-// snapshot; and at READ COMMITTED InnoDB locks only the rows they read,
-// where at REPEATABLE READ a claim's scan of the due index kept next-key
-// locks on its gaps, into which the marks of other rows insert their new
-// index entries. (The embedded engine accepts the level and, having no
-// row locks, has nothing to change by it.)
+// or by a conditional UPDATE, decide on locked rows only, and so need no
+// snapshot; and at READ COMMITTED InnoDB locks only the rows they change
+// or keep, where at REPEATABLE READ a claim's scan of the due index kept
+// next-key locks on its gaps, into which the marks of other rows insert
+// their new index entries. (The embedded engine accepts the level and,
+// having no row locks, has nothing to change by it.)
 func (s *Store) inTxAt(ctx context.Context, level sql.IsolationLevel, fn func(tx *sqlx.Tx) error) error {
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		err = s.tryTxAt(ctx, level, fn)
-		if err == nil || !retryable(err) || ctx.Err() != nil {
-			return err
-		}
-	}
-	return err
+	return retryTx(ctx, txAttempts, s.OnRetry, func() error { return s.tryTxAt(ctx, level, fn) })
 }
 
 func (s *Store) tryTxAt(ctx context.Context, level sql.IsolationLevel, fn func(tx *sqlx.Tx) error) error {

@@ -25,6 +25,12 @@ type Store struct {
 	// rows has committed, so that a worker in this process can send them at
 	// once instead of at its next poll.
 	OnOutbox func()
+
+	// OnRetry, when set, is called with the error of each transaction
+	// attempt that lost a race for locks (a deadlock, a Galera
+	// certification failure, a lock wait timeout) before it runs again:
+	// for metrics, and for tests that force one.
+	OnRetry func(err error)
 }
 
 // Options configure a Store. Zero values take the defaults.
