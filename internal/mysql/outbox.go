@@ -63,91 +63,111 @@ func (s *Store) Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time
 	return out, nil
 }
 
-// ClaimOutbox leases up to limit due outbox rows to owner until now+lease.
-// SKIP LOCKED lets several workers claim side by side without waiting on
-// each other; a row whose lease ran out (its worker died mid-send) is due
-// again. It runs at READ COMMITTED (see inTxAt), so that the rows it
-// scanned and skipped stay free for the marks of mail in flight.
+// ClaimOutbox leases up to limit due outbox rows to owner until now+lease
+// and returns them; it returns rows only when their lease committed, and
+// on an error none. A row is due when it is QUEUED or RETRYING, its
+// next attempt has come and nobody holds a lease on it that has not run
+// out (its worker died mid-send).
+//
+// The lease is taken by conditional UPDATEs, which every engine runs
+// atomically on the rows' latest committed versions, and the rows are
+// read back by a token the UPDATEs wrote (DESIGN.md §11): nothing depends
+// on SKIP LOCKED, which TiDB and Galera do not honour. One UPDATE per
+// status: with an equality on status the (status, next_attempt_at) index
+// yields the due rows in order, and the UPDATE stops after limit of them,
+// where an IN list scanned and sorted every due row. It runs at READ
+// COMMITTED (see inTxAt): InnoDB then keeps locks only on the rows it
+// leased, and passes over a row another transaction has locked when the
+// row's committed version is not due (leased to a worker that is marking
+// it), so claims and marks do not wait on each other. Two claims take
+// the same index in the same order and cannot deadlock each other; a
+// deadlock with a change to a binding is retried (see retryTx).
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
 	now := s.Now()
-	var msgs []member.OutboxMessage
+	var claimed []member.OutboxMessage
 	err := s.inTxAt(ctx, sql.LevelReadCommitted, func(tx *sqlx.Tx) error {
-		// One status per statement: with an equality on status the
-		// (status, next_attempt_at) index yields the rows in order, where
-		// an IN list scanned and sorted the table and kept every row it
-		// read locked until commit.
-		var ids []int64
+		claimed = nil // nothing of an attempt that rolled back
+		token, err := s.randomHex(16)
+		if err != nil {
+			return fmt.Errorf("claim token: %w", err)
+		}
+		n := 0
 		for _, status := range []string{"QUEUED", "RETRYING"} {
-			if len(ids) >= limit {
+			if n >= limit {
 				break
 			}
-			var more []int64
-			err := tx.SelectContext(ctx, &more, `
-				SELECT id FROM outbox
+			res, err := tx.ExecContext(ctx, `
+				UPDATE outbox SET leased_by = ?, lease_until = ?, lease_token = ?
 				WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-				ORDER BY next_attempt_at, id LIMIT ?
-				FOR UPDATE SKIP LOCKED`, status, now, now, limit-len(ids))
+				ORDER BY next_attempt_at, id LIMIT ?`, owner, now.Add(lease), token, status, now, now, limit-n)
 			if err != nil {
-				return fmt.Errorf("claim %s outbox rows: %w", status, err)
+				return fmt.Errorf("lease %s outbox rows: %w", status, err)
 			}
-			ids = append(ids, more...)
+			leased, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("lease %s outbox rows: %w", status, err)
+			}
+			n += int(leased)
 		}
-		if len(ids) == 0 {
+		if n == 0 {
 			return nil
 		}
-		query, args, err := sqlx.In(`UPDATE outbox SET leased_by = ?, lease_until = ? WHERE id IN (?)`, owner, now.Add(lease), ids)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, query, args...); err != nil {
-			return fmt.Errorf("lease outbox rows: %w", err)
-		}
-		query, args, err = sqlx.In(`
-			SELECT o.id, o.kind, o.org_id, o.member_id, o.binding_id, o.link_id, o.signin_link_id, o.recipient, o.token,
-				o.message_id, o.attempts, o.created_at, s.expires_at AS signin_expires_at,
-				g.name AS org_name, g.lang AS org_lang, m.name AS member_name
-			FROM outbox o JOIN organizations g ON g.id = o.org_id JOIN members m ON m.id = o.member_id
-				LEFT JOIN signin_links s ON s.id = o.signin_link_id
-			WHERE o.id IN (?) ORDER BY o.id`, ids)
-		if err != nil {
-			return err
-		}
-		var rows []struct {
-			ID              int64          `db:"id"`
-			Kind            string         `db:"kind"`
-			OrgID           int64          `db:"org_id"`
-			MemberID        int64          `db:"member_id"`
-			BindingID       int64          `db:"binding_id"`
-			LinkID          sql.NullInt64  `db:"link_id"`
-			SignInLinkID    sql.NullInt64  `db:"signin_link_id"`
-			Recipient       string         `db:"recipient"`
-			Token           sql.NullString `db:"token"`
-			MessageID       string         `db:"message_id"`
-			Attempts        int            `db:"attempts"`
-			CreatedAt       time.Time      `db:"created_at"`
-			SignInExpiresAt sql.NullTime   `db:"signin_expires_at"`
-			OrgName         string         `db:"org_name"`
-			OrgLang         string         `db:"org_lang"`
-			MemberName      string         `db:"member_name"`
-		}
-		if err := tx.SelectContext(ctx, &rows, query, args...); err != nil {
-			return fmt.Errorf("read claimed outbox rows: %w", err)
-		}
-		msgs = msgs[:0]
-		for _, r := range rows {
-			m := member.OutboxMessage{
-				ID: r.ID, Kind: member.OutboxKind(r.Kind), OrgID: r.OrgID, MemberID: r.MemberID, BindingID: r.BindingID,
-				LinkID: r.LinkID.Int64, Recipient: r.Recipient, Token: r.Token.String, MessageID: r.MessageID,
-				Attempts: r.Attempts, CreatedAt: r.CreatedAt.UTC(), OrgName: r.OrgName, OrgLang: r.OrgLang, MemberName: r.MemberName,
-			}
-			if m.Kind == member.OutboxSignIn {
-				m.LinkID, m.ExpiresAt = r.SignInLinkID.Int64, r.SignInExpiresAt.Time.UTC()
-			}
-			msgs = append(msgs, m)
-		}
-		return nil
+		claimed, err = readLeased(ctx, tx, token)
+		return err
 	})
-	return msgs, err
+	if err != nil {
+		return nil, fmt.Errorf("claim outbox rows: %w", err)
+	}
+	return claimed, nil
+}
+
+// readLeased reads the outbox rows that tx leased under token, with what
+// their mail says, in id order.
+func readLeased(ctx context.Context, tx *sqlx.Tx, token string) ([]member.OutboxMessage, error) {
+	var rows []struct {
+		ID              int64          `db:"id"`
+		Kind            string         `db:"kind"`
+		OrgID           int64          `db:"org_id"`
+		MemberID        int64          `db:"member_id"`
+		BindingID       int64          `db:"binding_id"`
+		LinkID          sql.NullInt64  `db:"link_id"`
+		SignInLinkID    sql.NullInt64  `db:"signin_link_id"`
+		Recipient       string         `db:"recipient"`
+		Token           sql.NullString `db:"token"`
+		MessageID       string         `db:"message_id"`
+		Attempts        int            `db:"attempts"`
+		CreatedAt       time.Time      `db:"created_at"`
+		SignInExpiresAt sql.NullTime   `db:"signin_expires_at"`
+		OrgName         string         `db:"org_name"`
+		OrgLang         string         `db:"org_lang"`
+		MemberName      string         `db:"member_name"`
+	}
+	err := tx.SelectContext(ctx, &rows, `
+		SELECT o.id, o.kind, o.org_id, o.member_id, o.binding_id, o.link_id, o.signin_link_id, o.recipient, o.token,
+			o.message_id, o.attempts, o.created_at, s.expires_at AS signin_expires_at,
+			g.name AS org_name, g.lang AS org_lang, m.name AS member_name
+		FROM outbox o JOIN organizations g ON g.id = o.org_id JOIN members m ON m.id = o.member_id
+			LEFT JOIN signin_links s ON s.id = o.signin_link_id
+		WHERE o.lease_token = ? ORDER BY o.id`, token)
+	if err != nil {
+		return nil, fmt.Errorf("read leased outbox rows: %w", err)
+	}
+	msgs := make([]member.OutboxMessage, 0, len(rows))
+	for _, r := range rows {
+		m := member.OutboxMessage{
+			ID: r.ID, Kind: member.OutboxKind(r.Kind), OrgID: r.OrgID, MemberID: r.MemberID, BindingID: r.BindingID,
+			LinkID: r.LinkID.Int64, Recipient: r.Recipient, Token: r.Token.String, MessageID: r.MessageID,
+			Attempts: r.Attempts, CreatedAt: r.CreatedAt.UTC(), OrgName: r.OrgName, OrgLang: r.OrgLang, MemberName: r.MemberName,
+		}
+		if m.Kind == member.OutboxSignIn {
+			m.LinkID, m.ExpiresAt = r.SignInLinkID.Int64, r.SignInExpiresAt.Time.UTC()
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
 }
 
 // ErrLeaseLost is member.ErrLeaseLost: the worker no longer holds the row.
