@@ -39,7 +39,7 @@ import (
 // MarkOutboxRetry and MarkOutboxFailed one more for theirs. Every mark and
 // ReleaseOutbox act only on rows the owner still holds.
 type Outbox interface {
-	// ClaimOutbox leases up to limit due rows (QUEUED/RETRYING with next_attempt_at <= now, or leased by anyone with an expired lease) to owner until now+lease, using SELECT … FOR UPDATE SKIP LOCKED.
+	// ClaimOutbox leases up to limit due rows (QUEUED/RETRYING with next_attempt_at <= now, not leased or with an expired lease) to owner until now+lease, by a conditional UPDATE. It returns rows only when their lease committed: on an error the worker sends nothing of the claim.
 	ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error)
 	// MarkOutboxSentBatch records in one transaction that the SMTP server accepted the mail of each row of sent (row id -> acceptance time; an activation link's days start then) and erases their raw tokens. Rows owner no longer holds are skipped and returned in lost; an error records nothing.
 	MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]time.Time) (lost []int64, err error)
@@ -71,27 +71,6 @@ const (
 // markTimeout bounds one store call that claims rows or records an
 // outcome.
 const markTimeout = 10 * time.Second
-
-// Claiming ahead and recording in batches. The worker keeps a queue of
-// claimed rows so that a connection that frees takes the next mail at
-// once, and records accepted mails many to a transaction, so that sending
-// never waits on the database.
-const (
-	// maxQueuePerSlot bounds the rows held unsent (queued and in
-	// progress) to Concurrency×maxQueuePerSlot. Fewer are held while
-	// sends are slow: each connection's share must go out within an
-	// eighth of the lease (see queueSize).
-	maxQueuePerSlot = 50
-	// maxMarkBatch bounds the rows one MarkOutboxSentBatch records.
-	maxMarkBatch = 200
-	// markLinger is how long the recorder waits for more accepted mails,
-	// while sends are in progress, before it records what it has: fewer,
-	// larger transactions under load, for a delay that holds up no send
-	// (a link's days start at its acceptance whenever it is recorded) and
-	// is nothing to a lease. A mail accepted while no other is being sent
-	// is recorded at once.
-	markLinger = 50 * time.Millisecond
-)
 
 // WorkerOptions configure a Worker. Outbox, Sender, From and PublicURL are
 // required; zero values elsewhere take the defaults.
@@ -210,180 +189,6 @@ func (w *Worker) Notify() {
 	}
 }
 
-// Run delivers the outbox until ctx ends. It claims due rows ahead into a
-// local queue (up to 50 rows per connection, fewer while sends are slow)
-// and starts the next queued mail as soon as one of its Concurrency sends
-// finishes. It claims again, once the queue has run down to half, after a
-// full claim (more rows may be due), when woken by Notify, or when the
-// poll interval passes; the claims run beside the sends. Accepted mails go
-// to a recorder that marks them sent many to a transaction while the
-// sending goes on; retries and failures are recorded one by one. A queued
-// row that could not be started within a quarter of its lease is given
-// back rather than sent late. Store errors are logged and retried at the
-// next poll.
-//
-// When ctx ends, Run claims and starts nothing more, lets the mails in
-// progress finish for up to ShutdownGrace, then cuts the rest, records
-// the accepted ones, gives back every row it still holds (queued, cut, or
-// not recorded) with ReleaseOutbox and returns. It returns nil after a
-// clean stop and an error only if the release failed. Run may not be
-// called twice at once.
-func (w *Worker) Run(ctx context.Context) error {
-	if !w.running.CompareAndSwap(false, true) {
-		return errors.New("mail worker: Run is already running")
-	}
-	defer w.running.Store(false)
-	log := w.o.Logger.With("owner", w.o.Owner)
-
-	// Sends outlive ctx by the shutdown grace. Claims and marks are never
-	// cut, only bounded in time, so that what they did is known.
-	sendCtx, cut := context.WithCancel(context.WithoutCancel(ctx))
-	defer cut()
-	rec := &recorder{in: make(chan acceptedMail, w.o.Concurrency*maxQueuePerSlot), done: make(chan struct{})}
-	go w.record(log, rec)
-	done := make(chan time.Duration, w.o.Concurrency) // a row is dealt with; its SMTP send took so long
-	claimed := make(chan claimResult, 1)
-	var queue []queuedRow // claimed, not started, oldest first
-	inflight := 0
-	claiming, wanted := false, true
-	var sendTime time.Duration // moving average of an SMTP send
-	poll := time.NewTimer(w.o.PollInterval)
-	defer poll.Stop()
-
-	for ctx.Err() == nil {
-		var stale []int64
-		for inflight < w.o.Concurrency && len(queue) > 0 && ctx.Err() == nil {
-			q := queue[0]
-			queue = queue[1:]
-			if time.Since(q.claimedAt) > w.o.Lease/4 {
-				stale = append(stale, q.msg.ID)
-				continue
-			}
-			inflight++
-			rec.sending.Add(1)
-			go func() {
-				took, a := w.deliver(sendCtx, log, q)
-				rec.sending.Add(-1)
-				if a != nil {
-					rec.in <- *a
-				}
-				done <- took
-			}()
-		}
-		if len(stale) > 0 {
-			// Given back due at once: claim them again, with a new lease.
-			w.giveBack(ctx, log, stale)
-			wanted = true
-		}
-		size := w.queueSize(sendTime)
-		if wanted && !claiming && len(queue) <= size/2 && ctx.Err() == nil {
-			if room := size - len(queue) - inflight; room > 0 {
-				wanted, claiming = false, true
-				go func() { claimed <- w.claim(ctx, room) }()
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-w.wake:
-			wanted = true
-		case <-poll.C:
-			wanted = true
-		case c := <-claimed:
-			claiming = false
-			if c.err != nil {
-				log.Error("claim outbox", "err", c.err)
-			}
-			for _, m := range c.msgs {
-				queue = append(queue, queuedRow{msg: m, claimedAt: c.began})
-			}
-			// A full claim may have left due rows behind: claim again
-			// when the queue runs low.
-			wanted = wanted || (c.err == nil && len(c.msgs) == c.limit)
-			poll.Reset(w.o.PollInterval)
-		case d := <-done:
-			inflight--
-			if d > 0 {
-				if sendTime == 0 {
-					sendTime = d
-				}
-				sendTime += (d - sendTime) / 8
-			}
-		}
-	}
-
-	if inflight > 0 {
-		log.Info("mail worker stopping: finishing mails in progress", "in_progress", inflight, "grace", w.o.ShutdownGrace)
-	}
-	grace := time.NewTimer(w.o.ShutdownGrace)
-	defer grace.Stop()
-	for inflight > 0 || claiming {
-		select {
-		case <-done:
-			inflight--
-		case c := <-claimed:
-			// Claimed as the worker stopped: given back below.
-			claiming = false
-			for _, m := range c.msgs {
-				queue = append(queue, queuedRow{msg: m, claimedAt: c.began})
-			}
-		case <-grace.C:
-			if inflight > 0 {
-				log.Warn("mail worker stopping: cutting mails still in progress", "in_progress", inflight)
-			}
-			cut()
-		}
-	}
-	// Every send has ended: record the accepted mails before the release
-	// could make their rows due again.
-	close(rec.in)
-	<-rec.done
-	if len(queue) > 0 {
-		log.Info("mail worker stopping: giving back claimed mails not started", "rows", len(queue))
-	}
-	relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
-	defer cancel()
-	if err := w.o.Outbox.ReleaseOutbox(relCtx, w.o.Owner); err != nil {
-		return fmt.Errorf("mail worker: release outbox rows of %s: %w", w.o.Owner, err)
-	}
-	return nil
-}
-
-// queuedRow is a claimed row waiting for a connection.
-type queuedRow struct {
-	msg       member.OutboxMessage
-	claimedAt time.Time // when its claim began: its lease began no earlier
-}
-
-// claimResult is what one ClaimOutbox call returned.
-type claimResult struct {
-	msgs  []member.OutboxMessage
-	err   error
-	limit int
-	began time.Time
-}
-
-// claim leases up to limit rows. It is bounded in time but not cut when
-// ctx ends: Run must know what it holds to give it back.
-func (w *Worker) claim(ctx context.Context, limit int) claimResult {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
-	defer cancel()
-	c := claimResult{limit: limit, began: time.Now()}
-	c.msgs, c.err = w.o.Outbox.ClaimOutbox(cctx, w.o.Owner, limit, w.o.Lease)
-	return c
-}
-
-// queueSize is how many rows the worker holds unsent (queued and in
-// progress) at most, given the average SMTP send so far: each
-// connection's share must go out within an eighth of the lease, well
-// before a queued row is given back unsent (a quarter).
-func (w *Worker) queueSize(sendTime time.Duration) int {
-	perSlot := maxQueuePerSlot
-	if sendTime > 0 {
-		perSlot = max(1, min(perSlot, int(w.o.Lease/8/sendTime)))
-	}
-	return w.o.Concurrency * perSlot
-}
-
 // giveBack releases queued rows that waited too long to be started: sent
 // now, they might still be in flight when their lease ends and another
 // worker takes them over.
@@ -436,7 +241,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, q queuedRow) (ti
 	sendErr := w.o.Sender.Send(ctx, msg)
 	took := time.Since(began)
 	if sendErr == nil {
-		return took, &acceptedMail{id: m.ID, sentAt: w.o.Now(), claimedAt: q.claimedAt, log: log}
+		return took, &acceptedMail{id: m.ID, sentAt: w.o.Now(), acceptedAt: time.Now(), claimedAt: q.claimedAt, log: log}
 	}
 	w.notSent(ctx, log, m, sendErr)
 	return took, nil
@@ -476,51 +281,6 @@ func (w *Worker) notSent(ctx context.Context, log *slog.Logger, m member.OutboxM
 		return
 	}
 	log.Warn("mail not delivered; will retry", "reason", reason, "next_attempt_at", next.UTC())
-}
-
-// acceptedMail is a mail the SMTP server accepted, to be recorded as sent.
-type acceptedMail struct {
-	id        int64
-	sentAt    time.Time // by the worker's clock: the link's days start then
-	claimedAt time.Time
-	log       *slog.Logger
-}
-
-// recorder takes the mails the SMTP server accepted to record them as sent.
-type recorder struct {
-	in      chan acceptedMail
-	sending atomic.Int64  // sends in progress, whose mail may come in
-	done    chan struct{} // closed once in is closed and all recorded
-}
-
-// record marks the mails coming in to rec as sent until rec.in is closed,
-// then closes rec.done. Each transaction takes the mails accepted up to
-// markLinger after the first of them (at most maxMarkBatch), as long as
-// sends are in progress; when none is, it records what it has at once.
-func (w *Worker) record(log *slog.Logger, rec *recorder) {
-	defer close(rec.done)
-	linger := time.NewTimer(markLinger)
-	defer linger.Stop()
-	for a := range rec.in {
-		batch := []acceptedMail{a}
-		linger.Reset(markLinger)
-	fill:
-		for len(batch) < maxMarkBatch {
-			if rec.sending.Load() == 0 && len(rec.in) == 0 {
-				break // nothing more is coming soon
-			}
-			select {
-			case a, ok := <-rec.in:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, a)
-			case <-linger.C:
-				break fill
-			}
-		}
-		w.markSent(log, batch)
-	}
 }
 
 // markSent records a batch of accepted mails. It tries until shortly
