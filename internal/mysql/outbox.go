@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -69,19 +70,21 @@ func (s *Store) Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time
 // next attempt has come and nobody holds a lease on it that has not run
 // out (its worker died mid-send).
 //
-// The lease is taken by conditional UPDATEs, which every engine runs
-// atomically on the rows' latest committed versions, and the rows are
-// read back by a token the UPDATEs wrote (DESIGN.md §11): nothing depends
-// on SKIP LOCKED, which TiDB and Galera do not honour. One UPDATE per
-// status: with an equality on status the (status, next_attempt_at) index
-// yields the due rows in order, and the UPDATE stops after limit of them,
-// where an IN list scanned and sorted every due row. It runs at READ
-// COMMITTED (see inTxAt): InnoDB then keeps locks only on the rows it
-// leased, and passes over a row another transaction has locked when the
-// row's committed version is not due (leased to a worker that is marking
-// it), so claims and marks do not wait on each other. Two claims take
-// the same index in the same order and cannot deadlock each other; a
-// deadlock with a change to a binding is retried (see retryTx).
+// The lease is taken by a conditional UPDATE, which every engine runs on
+// the rows' latest committed versions, and the rows are read back by a
+// token the UPDATE wrote (DESIGN.md §11): nothing depends on SKIP LOCKED,
+// which TiDB and Galera do not honour. A plain read of the due index
+// (with an equality on status it yields the rows oldest first and stops
+// after limit of them) picks candidates without locking any row; the
+// UPDATE then leases those of them that are still due, by primary key in
+// ascending order. Two claims that picked the same rows lock them in the
+// same order: one waits for the other and finds them taken, and picks
+// again. A claim never locks a row another worker holds, so it does not
+// wait on that worker's marks; an UPDATE that scanned the due index
+// itself would lock each index entry in its way and deadlock with the
+// mark that moves that entry. A deadlock with a change to a binding is
+// retried (see retryTx). It runs at READ COMMITTED (see inTxAt), so that
+// each pick sees the claims committed meanwhile.
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -96,21 +99,11 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease 
 		}
 		n := 0
 		for _, status := range []string{"QUEUED", "RETRYING"} {
-			if n >= limit {
-				break
-			}
-			res, err := tx.ExecContext(ctx, `
-				UPDATE outbox SET leased_by = ?, lease_until = ?, lease_token = ?
-				WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
-				ORDER BY next_attempt_at, id LIMIT ?`, owner, now.Add(lease), token, status, now, now, limit-n)
+			leased, err := leaseDue(ctx, tx, status, owner, token, now, now.Add(lease), limit-n)
 			if err != nil {
-				return fmt.Errorf("lease %s outbox rows: %w", status, err)
+				return err
 			}
-			leased, err := res.RowsAffected()
-			if err != nil {
-				return fmt.Errorf("lease %s outbox rows: %w", status, err)
-			}
-			n += int(leased)
+			n += leased
 		}
 		if n == 0 {
 			return nil
@@ -122,6 +115,50 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, limit int, lease 
 		return nil, fmt.Errorf("claim outbox rows: %w", err)
 	}
 	return claimed, nil
+}
+
+// claimRounds bounds how often one claim picks again after other claims
+// took rows it had picked.
+const claimRounds = 3
+
+// leaseDue leases up to limit due rows of status to owner under token
+// (see ClaimOutbox) and returns how many it leased.
+func leaseDue(ctx context.Context, tx *sqlx.Tx, status, owner, token string, now, until time.Time, limit int) (int, error) {
+	n := 0
+	for round := 0; round < claimRounds && n < limit; round++ {
+		var picked []int64
+		err := tx.SelectContext(ctx, &picked, `
+			SELECT id FROM outbox
+			WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+			ORDER BY next_attempt_at, id LIMIT ?`, status, now, now, limit-n)
+		if err != nil {
+			return n, fmt.Errorf("pick %s outbox rows: %w", status, err)
+		}
+		if len(picked) == 0 {
+			return n, nil
+		}
+		slices.Sort(picked)
+		query, args, err := sqlx.In(`
+			UPDATE outbox SET leased_by = ?, lease_until = ?, lease_token = ?
+			WHERE id IN (?) AND status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)`,
+			owner, until, token, picked, status, now, now)
+		if err != nil {
+			return n, err
+		}
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return n, fmt.Errorf("lease %s outbox rows: %w", status, err)
+		}
+		leased, err := res.RowsAffected()
+		if err != nil {
+			return n, fmt.Errorf("lease %s outbox rows: %w", status, err)
+		}
+		n += int(leased)
+		if int(leased) == len(picked) {
+			return n, nil // none lost: no more are due, or limit is reached
+		}
+	}
+	return n, nil
 }
 
 // readLeased reads the outbox rows that tx leased under token, with what
