@@ -29,7 +29,7 @@ import (
 // bounds them: no send starts while the sends in progress and the
 // accepted mails not yet recorded number Concurrency+maxUnrecorded(), and
 // the recorder takes an accepted mail into a transaction within
-// markLinger unless both of its transactions are busy.
+// markLinger unless all of its transactions are busy.
 //
 // When ctx ends, Run claims and starts nothing more, lets the mails in
 // progress finish for up to ShutdownGrace, then cuts the rest, records
@@ -67,15 +67,14 @@ const (
 	// maxMarkBatch bounds the rows one MarkOutboxSentBatch records.
 	maxMarkBatch = 200
 	// marksInFlight is how many MarkOutboxSentBatch transactions run at
-	// once: the next batch is recorded while the last one commits. Two
-	// batches lock their bindings and rows in ascending order and hold
+	// once: the next batches are recorded while the last one commits.
+	// Batches lock their bindings and rows in ascending order and hold
 	// different rows, so they cannot deadlock each other.
-	marksInFlight = 2
+	marksInFlight = 3
 	// markLinger is how long the recorder waits for more accepted mails,
-	// while sends are in progress, before it records what it has: fewer,
-	// larger transactions under load, for a delay that holds up no send
-	// (a link's days start at its acceptance whenever it is recorded). A
-	// mail accepted while no other is being sent is recorded at once.
+	// while sends are in progress and it has fewer than Concurrency,
+	// before it records what it has (see fill). A mail accepted while no
+	// other is being sent is recorded at once.
 	markLinger = 20 * time.Millisecond
 )
 
@@ -338,7 +337,7 @@ func (r *recorder) close() {
 
 // run records the mails coming in until in is closed, then closes done.
 // It takes a transaction slot first, then fills a batch: mails that came
-// in while both slots were busy go into one batch at once.
+// in while every slot was busy go into one batch at once.
 func (r *recorder) run() {
 	defer close(r.done)
 	slots := make(chan struct{}, marksInFlight)
@@ -361,13 +360,19 @@ func (r *recorder) run() {
 	}
 }
 
-// fill returns a batch that starts with first: the mails accepted up to
-// markLinger after it (at most maxMarkBatch), as long as sends are in
-// progress; when none is, only those already in.
+// fill returns a batch that starts with first and holds every mail
+// already in (at most maxMarkBatch). A batch smaller than Concurrency
+// waits for more up to markLinger after first was accepted, as long as
+// sends are in progress: fewer, larger transactions at a low rate, and
+// no wait at a high one, when the recorder's slots are the bottleneck.
 func (r *recorder) fill(first acceptedMail) []acceptedMail {
 	batch := []acceptedMail{first}
-	linger := time.NewTimer(time.Until(first.acceptedAt.Add(markLinger)))
-	defer linger.Stop()
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for len(batch) < maxMarkBatch {
 		select {
 		case a, ok := <-r.in:
@@ -378,8 +383,11 @@ func (r *recorder) fill(first acceptedMail) []acceptedMail {
 			continue
 		default:
 		}
-		if r.sending.Load() == 0 {
-			return batch // nothing more is coming soon
+		if len(batch) >= r.w.o.Concurrency || r.sending.Load() == 0 {
+			return batch // enough, or nothing more is coming soon
+		}
+		if linger == nil {
+			linger = time.NewTimer(time.Until(first.acceptedAt.Add(markLinger)))
 		}
 		select {
 		case a, ok := <-r.in:
