@@ -367,37 +367,37 @@ func (r *recorder) run() {
 // no wait at a high one, when the recorder's slots are the bottleneck.
 func (r *recorder) fill(first acceptedMail) []acceptedMail {
 	batch := []acceptedMail{first}
-	var linger *time.Timer
-	defer func() {
-		if linger != nil {
-			linger.Stop()
-		}
-	}()
+	linger := time.NewTimer(time.Until(first.acceptedAt.Add(markLinger)))
+	defer linger.Stop()
 	for len(batch) < maxMarkBatch {
-		select {
-		case a, ok := <-r.in:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, a)
-			continue
-		default:
+		var wait <-chan time.Time // nil: take only what is in already
+		if len(batch) < r.w.o.Concurrency && r.sending.Load() > 0 {
+			wait = linger.C
 		}
-		if len(batch) >= r.w.o.Concurrency || r.sending.Load() == 0 {
-			return batch // enough, or nothing more is coming soon
-		}
-		if linger == nil {
-			linger = time.NewTimer(time.Until(first.acceptedAt.Add(markLinger)))
-		}
-		select {
-		case a, ok := <-r.in:
-			if !ok {
-				return batch
-			}
-			batch = append(batch, a)
-		case <-linger.C:
+		a, ok := r.next(wait)
+		if !ok {
 			return batch
 		}
+		batch = append(batch, a)
 	}
 	return batch
+}
+
+// next returns an accepted mail that is in already or comes in before
+// wait fires (nil: none); false if none does, or in is closed.
+func (r *recorder) next(wait <-chan time.Time) (acceptedMail, bool) {
+	if wait == nil {
+		select {
+		case a, ok := <-r.in:
+			return a, ok
+		default:
+			return acceptedMail{}, false
+		}
+	}
+	select {
+	case a, ok := <-r.in:
+		return a, ok
+	case <-wait:
+		return acceptedMail{}, false
+	}
 }
