@@ -37,7 +37,8 @@ func checkEachOnce(t *testing.T, mp *testenv.MailpitServer, n int) {
 // isClaimLease reports whether a statement is a claim's lease: the UPDATE
 // that writes the worker's name into leased_by (a release writes NULL).
 func isClaimLease(q string) bool {
-	return strings.HasPrefix(strings.TrimSpace(q), "UPDATE outbox SET leased_by = '")
+	q = strings.TrimSpace(q)
+	return strings.HasPrefix(q, "UPDATE outbox SET leased_by = ") && !strings.HasPrefix(q, "UPDATE outbox SET leased_by = NULL")
 }
 
 // TestDeliveryClaimCommitCut: the connection of the worker's claim is cut
