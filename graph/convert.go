@@ -32,7 +32,7 @@ func (r *Resolver) payload(ctx context.Context) func(*member.Member, error) (*mo
 		if err == nil {
 			return p, nil
 		}
-		ue := &model.UserError{Code: model.UserErrorCode(derr.Code), Message: derr.Message, RetryAt: derr.RetryAt}
+		ue := &model.UserError{Code: derr.Code, Message: derr.Message, RetryAt: derr.RetryAt}
 		if len(derr.Field) > 0 {
 			ue.Field = append([]string{"input"}, derr.Field...)
 		}
@@ -112,6 +112,23 @@ func pageQuery(first *int, after *string, cursorKind string) (member.PageQuery, 
 		q.After = id
 	}
 	return q, nil
+}
+
+// memberFilter is the members filter a client gave; nil filters nothing.
+func memberFilter(in *model.MemberFilter) member.Filter {
+	var f member.Filter
+	if in == nil {
+		return f
+	}
+	if in.MemberType != nil {
+		f.Type = *in.MemberType
+	}
+	if in.BindStatus != nil {
+		f.Status = *in.BindStatus
+	}
+	f.Search = deref(in.Search)
+	f.Removed = in.Removed != nil && *in.Removed
+	return f
 }
 
 func policy(p member.Policy) *model.Policy {

@@ -47,17 +47,17 @@ type ComplexityRoot struct {
 	}
 
 	Member struct {
-		BindStatus   func(childComplexity int) int
 		CreatedAt    func(childComplexity int) int
 		Events       func(childComplexity int, first *int, after *string) int
 		ID           func(childComplexity int) int
 		LoginEmail   func(childComplexity int) int
-		MemberType   func(childComplexity int) int
 		Name         func(childComplexity int) int
 		Remark       func(childComplexity int) int
 		Removal      func(childComplexity int) int
 		RemovedAt    func(childComplexity int) int
 		SecurityInfo func(childComplexity int) int
+		Status       func(childComplexity int) int
+		Type         func(childComplexity int) int
 	}
 
 	MemberConnection struct {
@@ -231,12 +231,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MailDelivery.Status(childComplexity), true
 
-	case "Member.bindStatus":
-		if e.ComplexityRoot.Member.BindStatus == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Member.BindStatus(childComplexity), true
 	case "Member.createdAt":
 		if e.ComplexityRoot.Member.CreatedAt == nil {
 			break
@@ -266,12 +260,6 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Member.LoginEmail(childComplexity), true
-	case "Member.memberType":
-		if e.ComplexityRoot.Member.MemberType == nil {
-			break
-		}
-
-		return e.ComplexityRoot.Member.MemberType(childComplexity), true
 	case "Member.name":
 		if e.ComplexityRoot.Member.Name == nil {
 			break
@@ -302,6 +290,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Member.SecurityInfo(childComplexity), true
+	case "Member.bindStatus":
+		if e.ComplexityRoot.Member.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.Status(childComplexity), true
+	case "Member.memberType":
+		if e.ComplexityRoot.Member.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Member.Type(childComplexity), true
 
 	case "MemberConnection.edges":
 		if e.ComplexityRoot.MemberConnection.Edges == nil {
@@ -1651,18 +1651,18 @@ func (ec *executionContext) _MailDelivery_status(ctx context.Context, field grap
 			return ec.fieldContext_MailDelivery_status(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Status(), nil
+			return obj.Status, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.MailDeliveryStatus) graphql.Marshaler {
-			return ec.marshalNMailDeliveryStatus2memberbindᚋgraphᚋmodelᚐMailDeliveryStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v member.DeliveryStatus) graphql.Marshaler {
+			return ec.marshalNMailDeliveryStatus2memberbindᚋinternalᚋmemberᚐDeliveryStatus(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_MailDelivery_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MailDelivery", field, true, false, "MailDeliveryStatus")
+	return graphql.NewScalarFieldContext("MailDelivery", field, false, false, "MailDeliveryStatus")
 }
 
 func (ec *executionContext) _MailDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
@@ -1789,18 +1789,18 @@ func (ec *executionContext) _Member_memberType(ctx context.Context, field graphq
 			return ec.fieldContext_Member_memberType(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.MemberType(), nil
+			return obj.Type, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.MemberType) graphql.Marshaler {
-			return ec.marshalNMemberType2memberbindᚋgraphᚋmodelᚐMemberType(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v member.Type) graphql.Marshaler {
+			return ec.marshalNMemberType2memberbindᚋinternalᚋmemberᚐType(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_Member_memberType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Member", field, true, false, "MemberType")
+	return graphql.NewScalarFieldContext("Member", field, false, false, "MemberType")
 }
 
 func (ec *executionContext) _Member_remark(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
@@ -1858,11 +1858,11 @@ func (ec *executionContext) _Member_bindStatus(ctx context.Context, field graphq
 			return ec.fieldContext_Member_bindStatus(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.BindStatus(), nil
+			return obj.Status(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.BindStatus) graphql.Marshaler {
-			return ec.marshalNBindStatus2memberbindᚋgraphᚋmodelᚐBindStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v member.Status) graphql.Marshaler {
+			return ec.marshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2200,18 +2200,18 @@ func (ec *executionContext) _MemberEvent_kind(ctx context.Context, field graphql
 			return ec.fieldContext_MemberEvent_kind(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Kind(), nil
+			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.MemberEventKind) graphql.Marshaler {
-			return ec.marshalNMemberEventKind2memberbindᚋgraphᚋmodelᚐMemberEventKind(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v member.EventKind) graphql.Marshaler {
+			return ec.marshalNMemberEventKind2memberbindᚋinternalᚋmemberᚐEventKind(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_MemberEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("MemberEvent", field, true, false, "MemberEventKind")
+	return graphql.NewScalarFieldContext("MemberEvent", field, false, false, "MemberEventKind")
 }
 
 func (ec *executionContext) _MemberEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
@@ -3382,8 +3382,8 @@ func (ec *executionContext) _SecurityInfo_status(ctx context.Context, field grap
 			return obj.Status(), nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.BindStatus) graphql.Marshaler {
-			return ec.marshalNBindStatus2memberbindᚋgraphᚋmodelᚐBindStatus(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v member.Status) graphql.Marshaler {
+			return ec.marshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3598,8 +3598,8 @@ func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.C
 			return obj.Code, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.UserErrorCode) graphql.Marshaler {
-			return ec.marshalNUserErrorCode2memberbindᚋgraphᚋmodelᚐUserErrorCode(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v member.Code) graphql.Marshaler {
+			return ec.marshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4873,14 +4873,14 @@ func (ec *executionContext) unmarshalInputMemberFilter(ctx context.Context, obj 
 		switch k {
 		case "memberType":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("memberType"))
-			data, err := ec.unmarshalOMemberType2ᚖmemberbindᚋgraphᚋmodelᚐMemberType(ctx, v)
+			data, err := ec.unmarshalOMemberType2ᚖmemberbindᚋinternalᚋmemberᚐType(ctx, v)
 			if err != nil {
 				return it, err
 			}
 			it.MemberType = data
 		case "bindStatus":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bindStatus"))
-			data, err := ec.unmarshalOBindStatus2ᚖmemberbindᚋgraphᚋmodelᚐBindStatus(ctx, v)
+			data, err := ec.unmarshalOBindStatus2ᚖmemberbindᚋinternalᚋmemberᚐStatus(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -6245,15 +6245,35 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) unmarshalNBindStatus2memberbindᚋgraphᚋmodelᚐBindStatus(ctx context.Context, v any) (model.BindStatus, error) {
-	var res model.BindStatus
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus(ctx context.Context, v any) (member.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNBindStatus2memberbindᚋgraphᚋmodelᚐBindStatus(ctx context.Context, sel ast.SelectionSet, v model.BindStatus) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus(ctx context.Context, sel ast.SelectionSet, v member.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "BindStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus = map[string]member.Status{
+		"UNBOUND":   member.StatusUnbound,
+		"PENDING":   member.StatusPending,
+		"ACTIVATED": member.StatusActivated,
+		"FAILED":    member.StatusFailed,
+	}
+	marshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus = map[member.Status]string{
+		member.StatusUnbound:   "UNBOUND",
+		member.StatusPending:   "PENDING",
+		member.StatusActivated: "ACTIVATED",
+		member.StatusFailed:    "FAILED",
+	}
+)
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
@@ -6315,15 +6335,37 @@ func (ec *executionContext) marshalNMailDelivery2ᚖmemberbindᚋgraphᚋmodel�
 	return ec._MailDelivery(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNMailDeliveryStatus2memberbindᚋgraphᚋmodelᚐMailDeliveryStatus(ctx context.Context, v any) (model.MailDeliveryStatus, error) {
-	var res model.MailDeliveryStatus
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNMailDeliveryStatus2memberbindᚋinternalᚋmemberᚐDeliveryStatus(ctx context.Context, v any) (member.DeliveryStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNMailDeliveryStatus2memberbindᚋinternalᚋmemberᚐDeliveryStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMailDeliveryStatus2memberbindᚋgraphᚋmodelᚐMailDeliveryStatus(ctx context.Context, sel ast.SelectionSet, v model.MailDeliveryStatus) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNMailDeliveryStatus2memberbindᚋinternalᚋmemberᚐDeliveryStatus(ctx context.Context, sel ast.SelectionSet, v member.DeliveryStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNMailDeliveryStatus2memberbindᚋinternalᚋmemberᚐDeliveryStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "MailDeliveryStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNMailDeliveryStatus2memberbindᚋinternalᚋmemberᚐDeliveryStatus = map[string]member.DeliveryStatus{
+		"QUEUED":    member.DeliveryQueued,
+		"SENT":      member.DeliverySent,
+		"RETRYING":  member.DeliveryRetrying,
+		"FAILED":    member.DeliveryFailed,
+		"CANCELLED": member.DeliveryCancelled,
+	}
+	marshalNMailDeliveryStatus2memberbindᚋinternalᚋmemberᚐDeliveryStatus = map[member.DeliveryStatus]string{
+		member.DeliveryQueued:    "QUEUED",
+		member.DeliverySent:      "SENT",
+		member.DeliveryRetrying:  "RETRYING",
+		member.DeliveryFailed:    "FAILED",
+		member.DeliveryCancelled: "CANCELLED",
+	}
+)
 
 func (ec *executionContext) marshalNMember2ᚖmemberbindᚋgraphᚋmodelᚐMember(ctx context.Context, sel ast.SelectionSet, v *model.Member) graphql.Marshaler {
 	if v == nil {
@@ -6405,15 +6447,53 @@ func (ec *executionContext) marshalNMemberEventEdge2ᚖmemberbindᚋgraphᚋmode
 	return ec._MemberEventEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNMemberEventKind2memberbindᚋgraphᚋmodelᚐMemberEventKind(ctx context.Context, v any) (model.MemberEventKind, error) {
-	var res model.MemberEventKind
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNMemberEventKind2memberbindᚋinternalᚋmemberᚐEventKind(ctx context.Context, v any) (member.EventKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNMemberEventKind2memberbindᚋinternalᚋmemberᚐEventKind[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMemberEventKind2memberbindᚋgraphᚋmodelᚐMemberEventKind(ctx context.Context, sel ast.SelectionSet, v model.MemberEventKind) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNMemberEventKind2memberbindᚋinternalᚋmemberᚐEventKind(ctx context.Context, sel ast.SelectionSet, v member.EventKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNMemberEventKind2memberbindᚋinternalᚋmemberᚐEventKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "MemberEventKind!")
+	}
+	return res
 }
+
+var (
+	unmarshalNMemberEventKind2memberbindᚋinternalᚋmemberᚐEventKind = map[string]member.EventKind{
+		"CREATED":          member.EventCreated,
+		"INVITED":          member.EventInvited,
+		"SUBMITTED":        member.EventSubmitted,
+		"MODIFIED":         member.EventModified,
+		"LINK_SENT":        member.EventLinkSent,
+		"LINK_RESENT":      member.EventLinkResent,
+		"DELIVERY_DELAYED": member.EventDeliveryDelayed,
+		"DELIVERY_FAILED":  member.EventDeliveryFailed,
+		"ACTIVATED":        member.EventActivated,
+		"EXPIRED":          member.EventExpired,
+		"REBOUND":          member.EventRebound,
+		"REMOVED":          member.EventRemoved,
+		"SIGNED_IN":        member.EventSignedIn,
+	}
+	marshalNMemberEventKind2memberbindᚋinternalᚋmemberᚐEventKind = map[member.EventKind]string{
+		member.EventCreated:         "CREATED",
+		member.EventInvited:         "INVITED",
+		member.EventSubmitted:       "SUBMITTED",
+		member.EventModified:        "MODIFIED",
+		member.EventLinkSent:        "LINK_SENT",
+		member.EventLinkResent:      "LINK_RESENT",
+		member.EventDeliveryDelayed: "DELIVERY_DELAYED",
+		member.EventDeliveryFailed:  "DELIVERY_FAILED",
+		member.EventActivated:       "ACTIVATED",
+		member.EventExpired:         "EXPIRED",
+		member.EventRebound:         "REBOUND",
+		member.EventRemoved:         "REMOVED",
+		member.EventSignedIn:        "SIGNED_IN",
+	}
+)
 
 func (ec *executionContext) unmarshalNMemberInput2memberbindᚋgraphᚋmodelᚐMemberInput(ctx context.Context, v any) (model.MemberInput, error) {
 	res, err := ec.unmarshalInputMemberInput(ctx, v)
@@ -6428,15 +6508,31 @@ func (ec *executionContext) marshalNMemberPayload2ᚖmemberbindᚋgraphᚋmodel�
 	return ec._MemberPayload(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNMemberType2memberbindᚋgraphᚋmodelᚐMemberType(ctx context.Context, v any) (model.MemberType, error) {
-	var res model.MemberType
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNMemberType2memberbindᚋinternalᚋmemberᚐType(ctx context.Context, v any) (member.Type, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNMemberType2memberbindᚋinternalᚋmemberᚐType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMemberType2memberbindᚋgraphᚋmodelᚐMemberType(ctx context.Context, sel ast.SelectionSet, v model.MemberType) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNMemberType2memberbindᚋinternalᚋmemberᚐType(ctx context.Context, sel ast.SelectionSet, v member.Type) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNMemberType2memberbindᚋinternalᚋmemberᚐType[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "MemberType!")
+	}
+	return res
 }
+
+var (
+	unmarshalNMemberType2memberbindᚋinternalᚋmemberᚐType = map[string]member.Type{
+		"CREATED": member.TypeCreated,
+		"INVITED": member.TypeInvited,
+	}
+	marshalNMemberType2memberbindᚋinternalᚋmemberᚐType = map[member.Type]string{
+		member.TypeCreated: "CREATED",
+		member.TypeInvited: "INVITED",
+	}
+)
 
 func (ec *executionContext) marshalNOrganization2ᚖmemberbindᚋinternalᚋmemberᚐOrganization(ctx context.Context, sel ast.SelectionSet, v *member.Organization) graphql.Marshaler {
 	if v == nil {
@@ -6556,15 +6652,57 @@ func (ec *executionContext) marshalNUserError2ᚖmemberbindᚋgraphᚋmodelᚐUs
 	return ec._UserError(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNUserErrorCode2memberbindᚋgraphᚋmodelᚐUserErrorCode(ctx context.Context, v any) (model.UserErrorCode, error) {
-	var res model.UserErrorCode
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode(ctx context.Context, v any) (member.Code, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUserErrorCode2memberbindᚋgraphᚋmodelᚐUserErrorCode(ctx context.Context, sel ast.SelectionSet, v model.UserErrorCode) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode(ctx context.Context, sel ast.SelectionSet, v member.Code) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "UserErrorCode!")
+	}
+	return res
 }
+
+var (
+	unmarshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode = map[string]member.Code{
+		"MEMBER_NOT_FOUND":           member.CodeMemberNotFound,
+		"INVITED_MEMBER":             member.CodeInvitedMember,
+		"ALREADY_BOUND":              member.CodeAlreadyBound,
+		"NOT_PENDING":                member.CodeNotPending,
+		"NOT_FAILED":                 member.CodeNotFailed,
+		"EMAIL_ALREADY_USED":         member.CodeEmailAlreadyUsed,
+		"EMAIL_PREVIOUSLY_FAILED":    member.CodeEmailPreviouslyFailed,
+		"SAME_AS_CURRENT":            member.CodeSameAsCurrent,
+		"INVALID_EMAIL":              member.CodeInvalidEmail,
+		"INVALID_PHONE":              member.CodeInvalidPhone,
+		"INVALID_INPUT":              member.CodeInvalidInput,
+		"MODIFICATION_LIMIT_REACHED": member.CodeModificationLimitReached,
+		"RESEND_LIMIT_REACHED":       member.CodeResendLimitReached,
+		"LINK_EXPIRED":               member.CodeLinkExpired,
+		"NOT_REMOVABLE":              member.CodeNotRemovable,
+	}
+	marshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode = map[member.Code]string{
+		member.CodeMemberNotFound:           "MEMBER_NOT_FOUND",
+		member.CodeInvitedMember:            "INVITED_MEMBER",
+		member.CodeAlreadyBound:             "ALREADY_BOUND",
+		member.CodeNotPending:               "NOT_PENDING",
+		member.CodeNotFailed:                "NOT_FAILED",
+		member.CodeEmailAlreadyUsed:         "EMAIL_ALREADY_USED",
+		member.CodeEmailPreviouslyFailed:    "EMAIL_PREVIOUSLY_FAILED",
+		member.CodeSameAsCurrent:            "SAME_AS_CURRENT",
+		member.CodeInvalidEmail:             "INVALID_EMAIL",
+		member.CodeInvalidPhone:             "INVALID_PHONE",
+		member.CodeInvalidInput:             "INVALID_INPUT",
+		member.CodeModificationLimitReached: "MODIFICATION_LIMIT_REACHED",
+		member.CodeResendLimitReached:       "RESEND_LIMIT_REACHED",
+		member.CodeLinkExpired:              "LINK_EXPIRED",
+		member.CodeNotRemovable:             "NOT_REMOVABLE",
+	}
+)
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
 	return ec.___Directive(ctx, sel, &v)
@@ -6708,21 +6846,39 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
-func (ec *executionContext) unmarshalOBindStatus2ᚖmemberbindᚋgraphᚋmodelᚐBindStatus(ctx context.Context, v any) (*model.BindStatus, error) {
+func (ec *executionContext) unmarshalOBindStatus2ᚖmemberbindᚋinternalᚋmemberᚐStatus(ctx context.Context, v any) (*member.Status, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.BindStatus)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOBindStatus2ᚖmemberbindᚋinternalᚋmemberᚐStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOBindStatus2ᚖmemberbindᚋgraphᚋmodelᚐBindStatus(ctx context.Context, sel ast.SelectionSet, v *model.BindStatus) graphql.Marshaler {
+func (ec *executionContext) marshalOBindStatus2ᚖmemberbindᚋinternalᚋmemberᚐStatus(ctx context.Context, sel ast.SelectionSet, v *member.Status) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOBindStatus2ᚖmemberbindᚋinternalᚋmemberᚐStatus[*v])
+	return res
 }
+
+var (
+	unmarshalOBindStatus2ᚖmemberbindᚋinternalᚋmemberᚐStatus = map[string]member.Status{
+		"UNBOUND":   member.StatusUnbound,
+		"PENDING":   member.StatusPending,
+		"ACTIVATED": member.StatusActivated,
+		"FAILED":    member.StatusFailed,
+	}
+	marshalOBindStatus2ᚖmemberbindᚋinternalᚋmemberᚐStatus = map[member.Status]string{
+		member.StatusUnbound:   "UNBOUND",
+		member.StatusPending:   "PENDING",
+		member.StatusActivated: "ACTIVATED",
+		member.StatusFailed:    "FAILED",
+	}
+)
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
@@ -6787,21 +6943,35 @@ func (ec *executionContext) unmarshalOMemberFilter2ᚖmemberbindᚋgraphᚋmodel
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) unmarshalOMemberType2ᚖmemberbindᚋgraphᚋmodelᚐMemberType(ctx context.Context, v any) (*model.MemberType, error) {
+func (ec *executionContext) unmarshalOMemberType2ᚖmemberbindᚋinternalᚋmemberᚐType(ctx context.Context, v any) (*member.Type, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.MemberType)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOMemberType2ᚖmemberbindᚋinternalᚋmemberᚐType[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOMemberType2ᚖmemberbindᚋgraphᚋmodelᚐMemberType(ctx context.Context, sel ast.SelectionSet, v *model.MemberType) graphql.Marshaler {
+func (ec *executionContext) marshalOMemberType2ᚖmemberbindᚋinternalᚋmemberᚐType(ctx context.Context, sel ast.SelectionSet, v *member.Type) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOMemberType2ᚖmemberbindᚋinternalᚋmemberᚐType[*v])
+	return res
 }
+
+var (
+	unmarshalOMemberType2ᚖmemberbindᚋinternalᚋmemberᚐType = map[string]member.Type{
+		"CREATED": member.TypeCreated,
+		"INVITED": member.TypeInvited,
+	}
+	marshalOMemberType2ᚖmemberbindᚋinternalᚋmemberᚐType = map[member.Type]string{
+		member.TypeCreated: "CREATED",
+		member.TypeInvited: "INVITED",
+	}
+)
 
 func (ec *executionContext) marshalOSecurityInfo2ᚖmemberbindᚋgraphᚋmodelᚐSecurityInfo(ctx context.Context, sel ast.SelectionSet, v *model.SecurityInfo) graphql.Marshaler {
 	if v == nil {

@@ -144,19 +144,8 @@ func (r *queryResolver) Members(ctx context.Context, first *int, after *string, 
 	if err != nil {
 		return nil, err
 	}
-	var f member.Filter
-	if filter != nil {
-		if filter.MemberType != nil {
-			f.Type = member.Type(*filter.MemberType)
-		}
-		if filter.BindStatus != nil {
-			f.Status = member.Status(*filter.BindStatus)
-		}
-		f.Search = deref(filter.Search)
-		f.Removed = filter.Removed != nil && *filter.Removed
-	}
 	q.SkipTotal = !requested(ctx, "totalCount")
-	page, err := r.Service.Members(ctx, org.ID, f, q)
+	page, err := r.Service.Members(ctx, org.ID, memberFilter(filter), q)
 	if err != nil {
 		return nil, err
 	}

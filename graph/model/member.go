@@ -37,14 +37,8 @@ func NewMember(m *member.Member, p member.Policy) *Member {
 // ID is the member's opaque id.
 func (m *Member) ID() string { return EncodeID(KindMember, m.Member.ID) }
 
-// MemberType is how the member came into the organization (R1).
-func (m *Member) MemberType() MemberType { return MemberType(m.Type) }
-
 // Remark is the organization's note on the member, nil when none.
 func (m *Member) Remark() *string { return optional(m.Member.Remark) }
-
-// BindStatus is the member's binding status as of when it was read.
-func (m *Member) BindStatus() BindStatus { return BindStatus(m.Status()) }
 
 // LoginEmail is the activated login email, nil until activation.
 func (m *Member) LoginEmail() *string { return optional(m.Member.LoginEmail) }
@@ -73,9 +67,6 @@ type MemberEvent struct {
 
 // ID is the event's opaque id.
 func (e *MemberEvent) ID() string { return EncodeID(KindEvent, e.Event.ID) }
-
-// Kind is what happened.
-func (e *MemberEvent) Kind() MemberEventKind { return MemberEventKind(e.Event.Kind) }
 
 // Actor is who did it.
 func (e *MemberEvent) Actor() string { return string(e.Event.Actor) }

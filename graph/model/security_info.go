@@ -26,7 +26,7 @@ type SecurityInfo struct {
 }
 
 // Status is the binding's status as of AsOf.
-func (s *SecurityInfo) Status() BindStatus { return BindStatus(s.Binding.Status(s.AsOf)) }
+func (s *SecurityInfo) Status() member.Status { return s.Binding.Status(s.AsOf) }
 
 // ModificationsRemaining is how many more modifications R5 allows.
 func (s *SecurityInfo) ModificationsRemaining() int {
@@ -36,7 +36,7 @@ func (s *SecurityInfo) ModificationsRemaining() int {
 // NextResendAllowedAt is when R6 next allows sending the link, nil when
 // it allows it now, or never (the binding is not pending).
 func (s *SecurityInfo) NextResendAllowedAt() *time.Time {
-	if s.Status() != BindStatusPending {
+	if s.Status() != member.StatusPending {
 		return nil
 	}
 	next, ok := member.NextSend(s.linkSends(), s.AsOf, s.Policy)
@@ -48,7 +48,7 @@ func (s *SecurityInfo) NextResendAllowedAt() *time.Time {
 
 // ResendsRemaining is how many more times R6 lets the link be sent.
 func (s *SecurityInfo) ResendsRemaining() int {
-	if s.Status() != BindStatusPending {
+	if s.Status() != member.StatusPending {
 		return 0
 	}
 	return max(0, s.Policy.ResendsTotal-len(s.linkSends()))
@@ -78,9 +78,6 @@ func (s *SecurityInfo) Delivery() *MailDelivery {
 type MailDelivery struct {
 	*member.Delivery
 }
-
-// Status is where the mail's delivery stands.
-func (d *MailDelivery) Status() MailDeliveryStatus { return MailDeliveryStatus(d.Delivery.Status) }
 
 // LastError is the mail server's reply to the last failed attempt, nil
 // when none.

@@ -6,8 +6,10 @@ import (
 	"time"
 )
 
-// Code is a business error code. The values are the schema's UserErrorCode
-// enum, so a code travels to a client unchanged.
+// Code is a business error code. The schema's UserErrorCode enum binds to
+// these constants (gqlgen.yml's enum_values), so a code travels to a client
+// unchanged; a new code needs its value in schema.graphqls and its line in
+// gqlgen.yml, or graph's TestEnumsAreTheDomains fails.
 type Code string
 
 // The error codes of DESIGN.md §1 and §2.
