@@ -14,31 +14,50 @@ import (
 	"memberbind/internal/member"
 )
 
-// payload turns a service result into a MemberPayload: business failures
-// become userErrors beside the member as it stands; anything else is a
-// fault for the error presenter. It takes the result whole, as in
-// r.payload(ctx)(r.Service.RemoveMember(...)).
-func (r *Resolver) payload(ctx context.Context) func(*member.Member, error) (*model.MemberPayload, error) {
-	return func(m *member.Member, err error) (*model.MemberPayload, error) {
-		derr, ok := member.AsError(err)
-		if err != nil && !ok {
+// payload turns a mutation's outcome into a MemberPayload: business
+// failures become userErrors beside the member as it stands; anything else
+// is a fault for the error presenter. memberID is the member the mutation
+// was for, 0 when none is known.
+func (r *Resolver) payload(ctx context.Context, orgID, memberID int64, m *member.Member, err error) (*model.MemberPayload, error) {
+	derr, ok := member.AsError(err)
+	if err != nil && !ok {
+		return nil, err
+	}
+	if err != nil {
+		// A failed mutation changed nothing, and the service returns no
+		// member for it: this is the one place that reads the member as
+		// it stands, for every failure, the input's or the rules'.
+		if m, err = r.standing(ctx, orgID, memberID); err != nil {
 			return nil, err
 		}
-		shown, serr := r.show(ctx, m)
-		if serr != nil {
-			return nil, serr
-		}
-		p := &model.MemberPayload{Member: shown[0], UserErrors: []*model.UserError{}}
-		if err == nil {
-			return p, nil
-		}
-		ue := &model.UserError{Code: derr.Code, Message: derr.Message, RetryAt: derr.RetryAt}
-		if len(derr.Field) > 0 {
-			ue.Field = append([]string{"input"}, derr.Field...)
-		}
-		p.UserErrors = append(p.UserErrors, ue)
+	}
+	shown, err := r.show(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	p := &model.MemberPayload{Member: shown[0], UserErrors: []*model.UserError{}}
+	if derr == nil {
 		return p, nil
 	}
+	ue := &model.UserError{Code: derr.Code, Message: derr.Message, RetryAt: derr.RetryAt}
+	if len(derr.Field) > 0 {
+		ue.Field = append([]string{"input"}, derr.Field...)
+	}
+	p.UserErrors = append(p.UserErrors, ue)
+	return p, nil
+}
+
+// standing reads a member as it stands; nil when there is none (memberID
+// 0 is none).
+func (r *Resolver) standing(ctx context.Context, orgID, memberID int64) (*member.Member, error) {
+	if memberID == 0 {
+		return nil, nil
+	}
+	m, err := r.Service.Member(ctx, orgID, memberID)
+	if member.ErrorCode(err) == member.CodeMemberNotFound {
+		return nil, nil
+	}
+	return m, err
 }
 
 // sendFields are the SecurityInfo fields derived from the binding's link
@@ -85,33 +104,20 @@ func memberID(s string) (int64, error) {
 	return id, nil
 }
 
-// securityInfoInput validates a SecurityInfoInput (R11).
-func securityInfoInput(in model.SecurityInfoInput) (int64, member.SecurityInfo, error) {
-	id, err := memberID(in.MemberID)
-	if err != nil {
-		return 0, member.SecurityInfo{}, err
-	}
-	info, err := contact.Parse(in.Email, in.CountryCode, in.Phone)
-	return id, info, err
-}
-
-// pageQuery checks a connection's first and after arguments.
+// pageQuery is the page a connection's first and after arguments ask for.
 func pageQuery(first *int, after *string, cursorKind string) (member.PageQuery, error) {
-	q := member.PageQuery{First: 20}
+	n := 20
 	if first != nil {
-		q.First = *first
+		n = *first
 	}
-	if q.First < 0 || q.First > member.MaxPageSize {
-		return q, member.FieldErrorf(member.CodeInvalidInput, "first", "first must be between 0 and %d, got %d", member.MaxPageSize, q.First)
-	}
+	var id int64
 	if after != nil && *after != "" {
-		id, ok := model.DecodeID(cursorKind, *after)
-		if !ok {
-			return q, member.FieldErrorf(member.CodeInvalidInput, "after", "after is not a cursor of this list")
+		var ok bool
+		if id, ok = model.DecodeID(cursorKind, *after); !ok {
+			return member.PageQuery{}, member.FieldErrorf(member.CodeInvalidInput, "after", "after is not a cursor of this list")
 		}
-		q.After = id
 	}
-	return q, nil
+	return member.NewPageQuery(n, id)
 }
 
 // memberFilter is the members filter a client gave; nil filters nothing.
@@ -145,19 +151,6 @@ func deref(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-// current reads a member for a payload whose input failed validation, so
-// the client still sees the member as it stands; nil when there is none.
-func (r *mutationResolver) current(ctx context.Context, orgID, id int64) *member.Member {
-	if id == 0 {
-		return nil
-	}
-	m, err := r.Service.Member(ctx, orgID, id)
-	if err != nil {
-		return nil
-	}
-	return m
 }
 
 // requested reports whether the client asked for the field at path below
@@ -212,19 +205,33 @@ func eventCursor(e *member.Event) string {
 	return model.EncodeID(model.KindEventCursor, e.ID)
 }
 
-// securityInfo runs a mutation that takes security information: it
-// validates the input (R11) and calls change for the request's
-// organization.
-func (r *mutationResolver) securityInfo(ctx context.Context, input model.SecurityInfoInput,
-	change func(ctx context.Context, orgID int64, actor member.Actor, memberID int64, info member.SecurityInfo) (*member.Member, error),
+// mutate runs a mutation of the member a client named, for the request's
+// organization, and returns its payload.
+func (r *mutationResolver) mutate(ctx context.Context, input string,
+	change func(orgID int64, actor member.Actor, memberID int64) (*member.Member, error),
 ) (*model.MemberPayload, error) {
 	org, actor, err := orgOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	id, info, err := securityInfoInput(input)
+	id, err := memberID(input)
 	if err != nil {
-		return r.payload(ctx)(r.current(ctx, org.ID, id), err)
+		return r.payload(ctx, org.ID, 0, nil, err)
 	}
-	return r.payload(ctx)(change(ctx, org.ID, actor, id, info))
+	m, err := change(org.ID, actor, id)
+	return r.payload(ctx, org.ID, id, m, err)
+}
+
+// securityInfo runs a mutation that takes security information, once it
+// has validated it (R11).
+func (r *mutationResolver) securityInfo(ctx context.Context, input model.SecurityInfoInput,
+	change func(ctx context.Context, orgID int64, actor member.Actor, memberID int64, info member.SecurityInfo) (*member.Member, error),
+) (*model.MemberPayload, error) {
+	return r.mutate(ctx, input.MemberID, func(orgID int64, actor member.Actor, id int64) (*member.Member, error) {
+		info, err := contact.Parse(input.Email, input.CountryCode, input.Phone)
+		if err != nil {
+			return nil, err
+		}
+		return change(ctx, orgID, actor, id, info)
+	})
 }

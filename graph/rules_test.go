@@ -159,6 +159,15 @@ func TestBindRules(t *testing.T) {
 			if msg := p.Errors[0]["message"].(string); msg == "" {
 				t.Error("empty message")
 			}
+			// The member as it stands, whether the input or the rules
+			// refused; none for a member this organization cannot see.
+			if c.code == "MEMBER_NOT_FOUND" {
+				if p.Member != nil {
+					t.Errorf("member = %v, want none", p.Member)
+				}
+			} else if p.Member["id"] != c.id {
+				t.Errorf("member = %v, want %s as it stands", p.Member, c.id)
+			}
 			if after := a.snapshot(); after != before {
 				t.Errorf("refused bind changed %s to %s", before, after)
 			}

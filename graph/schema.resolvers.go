@@ -36,7 +36,8 @@ func (r *mutationResolver) CreateMember(ctx context.Context, input model.CreateM
 	if err != nil {
 		return nil, err
 	}
-	return r.payload(ctx)(r.Service.CreateMember(ctx, org.ID, actor, member.TypeCreated, input.Name, deref(input.Remark)))
+	m, err := r.Service.CreateMember(ctx, org.ID, actor, member.TypeCreated, input.Name, deref(input.Remark))
+	return r.payload(ctx, org.ID, 0, m, err)
 }
 
 // InviteMember is the resolver for the inviteMember field.
@@ -45,7 +46,8 @@ func (r *mutationResolver) InviteMember(ctx context.Context, input model.InviteM
 	if err != nil {
 		return nil, err
 	}
-	return r.payload(ctx)(r.Service.CreateMember(ctx, org.ID, actor, member.TypeInvited, input.Name, deref(input.Remark)))
+	m, err := r.Service.CreateMember(ctx, org.ID, actor, member.TypeInvited, input.Name, deref(input.Remark))
+	return r.payload(ctx, org.ID, 0, m, err)
 }
 
 // BindSecurityInfo is the resolver for the bindSecurityInfo field.
@@ -60,15 +62,9 @@ func (r *mutationResolver) UpdateSecurityInfo(ctx context.Context, input model.S
 
 // ResendActivationLink is the resolver for the resendActivationLink field.
 func (r *mutationResolver) ResendActivationLink(ctx context.Context, input model.MemberInput) (*model.MemberPayload, error) {
-	org, actor, err := orgOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := memberID(input.MemberID)
-	if err != nil {
-		return r.payload(ctx)(nil, err)
-	}
-	return r.payload(ctx)(r.Service.ResendActivationLink(ctx, org.ID, actor, id))
+	return r.mutate(ctx, input.MemberID, func(orgID int64, actor member.Actor, id int64) (*member.Member, error) {
+		return r.Service.ResendActivationLink(ctx, orgID, actor, id)
+	})
 }
 
 // RebindSecurityInfo is the resolver for the rebindSecurityInfo field.
@@ -78,15 +74,9 @@ func (r *mutationResolver) RebindSecurityInfo(ctx context.Context, input model.S
 
 // RemoveMember is the resolver for the removeMember field.
 func (r *mutationResolver) RemoveMember(ctx context.Context, input model.MemberInput) (*model.MemberPayload, error) {
-	org, actor, err := orgOf(ctx)
-	if err != nil {
-		return nil, err
-	}
-	id, err := memberID(input.MemberID)
-	if err != nil {
-		return r.payload(ctx)(nil, err)
-	}
-	return r.payload(ctx)(r.Service.RemoveMember(ctx, org.ID, actor, id))
+	return r.mutate(ctx, input.MemberID, func(orgID int64, actor member.Actor, id int64) (*member.Member, error) {
+		return r.Service.RemoveMember(ctx, orgID, actor, id)
+	})
 }
 
 // ID is the resolver for the id field.
@@ -116,14 +106,8 @@ func (r *queryResolver) Member(ctx context.Context, id string) (*model.Member, e
 	if err != nil {
 		return nil, err
 	}
-	mid, ok := model.DecodeID(model.KindMember, id)
-	if !ok {
-		return nil, nil
-	}
-	m, err := r.Service.Member(ctx, org.ID, mid)
-	if member.ErrorCode(err) == member.CodeMemberNotFound {
-		return nil, nil
-	}
+	mid, _ := model.DecodeID(model.KindMember, id)
+	m, err := r.standing(ctx, org.ID, mid)
 	if err != nil {
 		return nil, err
 	}

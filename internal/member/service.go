@@ -19,7 +19,8 @@ type Filter struct {
 	Removed bool
 }
 
-// PageQuery asks for one page of a keyset-paginated listing.
+// PageQuery asks for one page of a keyset-paginated listing. Build one
+// with NewPageQuery: the Service takes First as checked.
 type PageQuery struct {
 	First int
 	// After is the id of the last item of the previous page; 0 for the first.
@@ -30,6 +31,16 @@ type PageQuery struct {
 
 // MaxPageSize is the most items one page may hold.
 const MaxPageSize = 100
+
+// NewPageQuery asks for first items after the item with id after (0: from
+// the start). A page size outside 0 to MaxPageSize is an *Error naming
+// "first": this is the one place that rule is checked.
+func NewPageQuery(first int, after int64) (PageQuery, error) {
+	if first < 0 || first > MaxPageSize {
+		return PageQuery{}, FieldErrorf(CodeInvalidInput, "first", "first must be between 0 and %d, got %d", MaxPageSize, first)
+	}
+	return PageQuery{First: first, After: after}, nil
+}
 
 // MemberPage is one page of members, newest first.
 type MemberPage struct {
@@ -61,6 +72,9 @@ type Service interface {
 	// Sends returns the creation times of every link of each binding.
 	Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time.Time, error)
 
+	// The mutations return the member as changed. One that fails changes
+	// nothing and returns no member: a caller that shows the member as it
+	// stands reads it again.
 	CreateMember(ctx context.Context, orgID int64, actor Actor, t Type, name, remark string) (*Member, error)
 	BindSecurityInfo(ctx context.Context, orgID int64, actor Actor, memberID int64, info SecurityInfo) (*Member, error)
 	UpdateSecurityInfo(ctx context.Context, orgID int64, actor Actor, memberID int64, info SecurityInfo) (*Member, error)

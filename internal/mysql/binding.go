@@ -114,7 +114,7 @@ func (s *Store) mutate(ctx context.Context, orgID, memberID int64, email string,
 	if mysqlErrorNumber(err) == errDuplicateKey && email != "" {
 		err = s.emailConflict(ctx, email)
 	}
-	return s.outcome(ctx, orgID, memberID, m, err)
+	return nil, err
 }
 
 // newBinding starts a fresh pending binding for m: a bind, or a rebind

@@ -30,9 +30,6 @@ func (s *Store) record(ctx context.Context, tx *sqlx.Tx, m *member.Member, bindi
 
 // Events returns one page of a member's events, newest first.
 func (s *Store) Events(ctx context.Context, orgID, memberID int64, q member.PageQuery) (*member.EventPage, error) {
-	if q.First < 0 || q.First > member.MaxPageSize {
-		return nil, member.FieldErrorf(member.CodeInvalidInput, "first", "first must be between 0 and %d, got %d", member.MaxPageSize, q.First)
-	}
 	cond, args := "org_id = ? AND member_id = ?", []any{orgID, memberID}
 	if q.After > 0 {
 		cond += " AND id < ?"

@@ -3,7 +3,6 @@ package mysql
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -130,9 +129,6 @@ func (s *Store) lockMember(ctx context.Context, tx *sqlx.Tx, orgID, memberID int
 
 // Members returns one page of an organization's members, newest first.
 func (s *Store) Members(ctx context.Context, orgID int64, f member.Filter, q member.PageQuery) (*member.MemberPage, error) {
-	if q.First < 0 || q.First > member.MaxPageSize {
-		return nil, member.FieldErrorf(member.CodeInvalidInput, "first", "first must be between 0 and %d, got %d", member.MaxPageSize, q.First)
-	}
 	now := s.Now()
 	count, list, err := membersStatements(orgID, f, q, now)
 	if err != nil {
@@ -331,25 +327,10 @@ func (s *Store) RemoveMember(ctx context.Context, orgID int64, actor member.Acto
 		m.RemovedAt = &now
 		return s.record(ctx, tx, m, 0, member.EventRemoved, actor, m.LoginEmail, "", now)
 	})
-	return s.outcome(ctx, orgID, memberID, m, err)
-}
-
-// outcome finishes a mutation: on success the member as changed; on a
-// business failure the error with the member as it stands, read afresh
-// since the transaction rolled back.
-func (s *Store) outcome(ctx context.Context, orgID, memberID int64, changed *member.Member, err error) (*member.Member, error) {
-	if err == nil {
-		return changed, nil
-	}
-	var derr *member.Error
-	if !errors.As(err, &derr) || derr.Code == member.CodeMemberNotFound {
+	if err != nil {
 		return nil, err
 	}
-	current, rerr := s.Member(ctx, orgID, memberID)
-	if rerr != nil && member.ErrorCode(rerr) != member.CodeMemberNotFound {
-		return nil, rerr
-	}
-	return current, err
+	return m, nil
 }
 
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
