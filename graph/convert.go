@@ -3,11 +3,9 @@ package graph
 import (
 	"context"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"memberbind/graph/model"
 	"memberbind/internal/contact"
@@ -31,11 +29,7 @@ func (r *Resolver) payload(ctx context.Context, orgID, memberID int64, m *member
 			return nil, err
 		}
 	}
-	shown, err := r.show(ctx, m)
-	if err != nil {
-		return nil, err
-	}
-	p := &model.MemberPayload{Member: shown[0], UserErrors: []*model.UserError{}}
+	p := &model.MemberPayload{Member: r.show(ctx, m)[0], UserErrors: []*model.UserError{}}
 	if derr == nil {
 		return p, nil
 	}
@@ -60,38 +54,24 @@ func (r *Resolver) standing(ctx context.Context, orgID, memberID int64) (*member
 	return m, err
 }
 
-// sendFields are the SecurityInfo fields derived from the binding's link
-// sends (R6), which the member read does not bring.
-var sendFields = []string{"nextResendAllowedAt", "resendsRemaining"}
-
 // show wraps members for the schema, under the service's policy (a nil
-// member stays nil). When the request asks, anywhere below the field being
-// resolved, for a field derived from link sends, it loads the sends of
-// every member's binding in one query: a page costs the same number of
-// queries whatever its size, and every field resolves inline.
-func (r *Resolver) show(ctx context.Context, members ...*member.Member) ([]*model.Member, error) {
+// member stays nil). What they read beyond the member row (link sends,
+// events) is read for all of them at once: see shownTogether.
+func (r *Resolver) show(ctx context.Context, members ...*member.Member) []*model.Member {
+	g := newShownTogether(r.Service, members)
+	sends := func(bindingID int64) ([]time.Time, error) { return g.linkSends(ctx, bindingID) }
 	p := r.Service.Policy()
 	out := make([]*model.Member, len(members))
-	var bindings []int64
 	for i, m := range members {
-		out[i] = model.NewMember(m, p)
-		if m != nil && m.Binding != nil {
-			bindings = append(bindings, m.Binding.ID)
+		if m == nil {
+			continue
 		}
+		out[i] = &model.Member{Member: m, Policy: p, LinkSends: sends,
+			EventPage: func(ctx context.Context, q member.PageQuery) (*member.EventPage, error) {
+				return g.eventPage(ctx, m.ID, q)
+			}}
 	}
-	if len(bindings) == 0 || !selects(ctx, sendFields...) {
-		return out, nil
-	}
-	sends, err := r.Service.Sends(ctx, bindings)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range out {
-		if m != nil && m.Binding != nil {
-			m.SetSends(sends[m.Binding.ID])
-		}
-	}
-	return out, nil
+	return out
 }
 
 // memberID decodes a member id given in an input; an id that is not one
@@ -177,25 +157,6 @@ func requested(ctx context.Context, path ...string) bool {
 	return true
 }
 
-// selects reports whether the client asked for any of the named fields
-// anywhere below the field being resolved, through fragments too.
-func selects(ctx context.Context, names ...string) bool {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil {
-		return true
-	}
-	return selectsIn(graphql.GetOperationContext(ctx), fc.Field.Selections, names)
-}
-
-func selectsIn(op *graphql.OperationContext, sel ast.SelectionSet, names []string) bool {
-	for _, f := range graphql.CollectFields(op, sel, nil) {
-		if slices.Contains(names, f.Name) || selectsIn(op, f.Selections, names) {
-			return true
-		}
-	}
-	return false
-}
-
 // eventCursor is the cursor of an event. An event derived rather than
 // stored (a binding's expiry) comes before every stored one.
 func eventCursor(e *member.Event) string {
@@ -203,6 +164,17 @@ func eventCursor(e *member.Event) string {
 		return model.EncodeID(model.KindEventCursor, math.MaxInt64)
 	}
 	return model.EncodeID(model.KindEventCursor, e.ID)
+}
+
+// eventConnection is a page of a member's events as the schema shows it.
+func eventConnection(page *member.EventPage) *model.MemberEventConnection {
+	conn := &model.MemberEventConnection{Edges: []*model.MemberEventEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
+	for _, e := range page.Events {
+		cursor := eventCursor(e)
+		conn.Edges = append(conn.Edges, &model.MemberEventEdge{Cursor: cursor, Node: &model.MemberEvent{Event: e}})
+		conn.PageInfo.EndCursor = &cursor
+	}
+	return conn
 }
 
 // mutate runs a mutation of the member a client named, for the request's

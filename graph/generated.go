@@ -3517,7 +3517,7 @@ func (ec *executionContext) _SecurityInfo_nextResendAllowedAt(ctx context.Contex
 			return ec.fieldContext_SecurityInfo_nextResendAllowedAt(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.NextResendAllowedAt(), nil
+			return obj.NextResendAllowedAt()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
@@ -3540,7 +3540,7 @@ func (ec *executionContext) _SecurityInfo_resendsRemaining(ctx context.Context, 
 			return ec.fieldContext_SecurityInfo_resendsRemaining(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.ResendsRemaining(), nil
+			return obj.ResendsRemaining()
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {

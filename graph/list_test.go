@@ -106,8 +106,9 @@ func reverse(s []string) []string {
 }
 
 // TestMembersPageQueryCount counts the SQL statements a members page
-// costs: the same for 10, 50 and 100 members, since what the member read
-// does not bring (the link sends) is loaded for the whole page at once.
+// costs: the same for 10, 50 and 100 members, with and without each
+// member's events, since what the member read does not bring (the link
+// sends, the events) is loaded for the whole page at once.
 func TestMembersPageQueryCount(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, member.Policy{})
@@ -130,18 +131,98 @@ func TestMembersPageQueryCount(t *testing.T) {
 		}
 		return n
 	}
-	cost := func(first int) int {
-		before := questions()
-		a.do(fmt.Sprintf(`{ members(first: %d) { totalCount edges { node { %s } } } }`, first, memberFields), nil)
-		return questions() - before - 1 // the status query itself counts once
+	for _, tc := range []struct {
+		name   string
+		fields string
+		max    int
+	}{
+		{"members", memberFields, 6},
+		// The README's example query.
+		{"members with events", memberFields + ` events(first: 5) { edges { node { id kind actor occurredAt } } pageInfo { hasNextPage } }`, 7},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cost := func(first int) int {
+				before := questions()
+				a.do(fmt.Sprintf(`{ members(first: %d) { totalCount edges { node { %s } } } }`, first, tc.fields), nil)
+				return questions() - before - 1 // the status query itself counts once
+			}
+			c10, c50, c100 := cost(10), cost(50), cost(100)
+			t.Logf("statements per page: 10 -> %d, 50 -> %d, 100 -> %d", c10, c50, c100)
+			if c10 != c50 || c50 != c100 {
+				t.Errorf("statements grow with the page: 10 -> %d, 50 -> %d, 100 -> %d", c10, c50, c100)
+			}
+			if c100 > tc.max {
+				t.Errorf("a page costs %d statements, want at most %d", c100, tc.max)
+			}
+		})
 	}
-	c10, c50, c100 := cost(10), cost(50), cost(100)
-	t.Logf("statements per page: 10 -> %d, 50 -> %d, 100 -> %d", c10, c50, c100)
-	if c10 != c50 || c50 != c100 {
-		t.Errorf("statements grow with the page: 10 -> %d, 50 -> %d, 100 -> %d", c10, c50, c100)
+}
+
+// TestMembersPageEvents: the events of a page of members, read for all of
+// them at once, are each member's own, paged per member, with a binding
+// that failed by the clock alone showing its EXPIRED event first.
+func TestMembersPageEvents(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	failed := a.create("Failed")
+	wantCode(t, a.bind(failed, "failed@example.com"), "")
+	a.deliverAll()
+	a.clock.Add(member.DefaultPolicy().ActivationTTL)
+	modified := a.create("Modified")
+	wantCode(t, a.bind(modified, "modified@example.com"), "")
+	wantCode(t, a.update(modified, "modified2@example.com"), "")
+	a.create("Fresh")
+	a.org("Other").create("Other")
+
+	type page struct {
+		kinds   string
+		hasNext bool
+		end     string
 	}
-	if c100 > 6 {
-		t.Errorf("a page costs %d statements, want at most 6", c100)
+	read := func(args string) map[string]page {
+		t.Helper()
+		data := a.do(`{ members(first: 10) { edges { node { name events(`+args+`) {
+			edges { node { kind } } pageInfo { hasNextPage endCursor } } } } } }`, nil)
+		out := map[string]page{}
+		for _, e := range data["members"].(map[string]any)["edges"].([]any) {
+			node := e.(map[string]any)["node"].(map[string]any)
+			events := node["events"].(map[string]any)
+			var kinds []string
+			for _, ee := range events["edges"].([]any) {
+				kinds = append(kinds, ee.(map[string]any)["node"].(map[string]any)["kind"].(string))
+			}
+			info := events["pageInfo"].(map[string]any)
+			end, _ := info["endCursor"].(string)
+			out[node["name"].(string)] = page{strings.Join(kinds, " "), info["hasNextPage"].(bool), end}
+		}
+		return out
+	}
+	got := read("first: 2")
+	want := map[string]page{
+		"Failed":   {kinds: "EXPIRED LINK_SENT", hasNext: true},
+		"Modified": {kinds: "MODIFIED SUBMITTED", hasNext: true},
+		"Fresh":    {kinds: "CREATED"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("members = %v, want %v", got, want)
+	}
+	for name, w := range want {
+		if g := got[name]; g.kinds != w.kinds || g.hasNext != w.hasNext {
+			t.Errorf("%s: events %q (next %v), want %q (next %v)", name, g.kinds, g.hasNext, w.kinds, w.hasNext)
+		}
+	}
+	// The next page of one member, by its cursor: the others have
+	// nothing after it, since cursors are ids across members.
+	next := read(fmt.Sprintf("first: 5, after: %q", got["Failed"].end))
+	if g := next["Failed"]; g.kinds != "SUBMITTED CREATED" || g.hasNext {
+		t.Errorf("Failed after %s: %q (next %v), want SUBMITTED CREATED", got["Failed"].end, g.kinds, g.hasNext)
+	}
+	if g := read("first: 0")["Modified"]; g.kinds != "" || !g.hasNext {
+		t.Errorf("first: 0 = %q (next %v), want none and a next page", g.kinds, g.hasNext)
+	}
+	r := a.raw("Bearer "+a.key, `{ members(first: 1) { edges { node { events(first: 101) { edges { node { kind } } } } } } }`, nil)
+	if len(r.Errors) == 0 || r.Errors[0].Extensions["code"] != "INVALID_INPUT" {
+		t.Errorf("events(first: 101) errors = %+v, want INVALID_INPUT", r.Errors)
 	}
 }
 

@@ -17,17 +17,11 @@ func (r *memberResolver) Events(ctx context.Context, obj *model.Member, first *i
 	if err != nil {
 		return nil, err
 	}
-	page, err := r.Service.Events(ctx, obj.OrgID, obj.Member.ID, q)
+	page, err := obj.EventPage(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	conn := &model.MemberEventConnection{Edges: []*model.MemberEventEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
-	for _, e := range page.Events {
-		cursor := eventCursor(e)
-		conn.Edges = append(conn.Edges, &model.MemberEventEdge{Cursor: cursor, Node: &model.MemberEvent{Event: e}})
-		conn.PageInfo.EndCursor = &cursor
-	}
-	return conn, nil
+	return eventConnection(page), nil
 }
 
 // CreateMember is the resolver for the createMember field.
@@ -111,11 +105,7 @@ func (r *queryResolver) Member(ctx context.Context, id string) (*model.Member, e
 	if err != nil {
 		return nil, err
 	}
-	shown, err := r.show(ctx, m)
-	if err != nil {
-		return nil, err
-	}
-	return shown[0], nil
+	return r.show(ctx, m)[0], nil
 }
 
 // Members is the resolver for the members field.
@@ -133,10 +123,7 @@ func (r *queryResolver) Members(ctx context.Context, first *int, after *string, 
 	if err != nil {
 		return nil, err
 	}
-	shown, err := r.show(ctx, page.Members...)
-	if err != nil {
-		return nil, err
-	}
+	shown := r.show(ctx, page.Members...)
 	conn := &model.MemberConnection{Edges: []*model.MemberEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNext}, TotalCount: page.Total}
 	for _, m := range shown {
 		cursor := model.EncodeID(model.KindMemberCursor, m.Member.ID)

@@ -125,6 +125,17 @@ const membersQuery = `query Members($first: Int!, $after: String, $filter: Membe
 	}
 }`
 
+// membersEventsQuery is membersQuery with each member's five newest
+// events, the README's example query.
+const membersEventsQuery = `query MembersEvents($first: Int!) {
+	members(first: $first) {
+		totalCount
+		pageInfo { hasNextPage endCursor }
+		edges { cursor node { ` + memberFields + `
+			events(first: 5) { edges { cursor node { id kind actor email detail occurredAt } } pageInfo { hasNextPage } } } }
+	}
+}`
+
 // pageQuery is membersQuery without totalCount: a page alone, which costs
 // the same wherever it is in the list.
 const pageQuery = `query Page($first: Int!, $after: String) {

@@ -24,7 +24,8 @@
 //     transaction's SQL.
 //  6. memory: the peak RSS of the real binary (built -tags noembed) under
 //     read, bind, mail and activate load.
-//  7. queries: SQL statements per members page of 10, 50 and 100.
+//  7. queries: SQL statements per members page of 10, 50 and 100, also
+//     with each member's events.
 //
 // Figures 1 to 5 and 7 run memberbind in this process (the handlers
 // cmd/memberbind mounts, over a mysql.Store), so that -cpuprofile sees

@@ -67,9 +67,9 @@ func count(ctx context.Context, db *sqlx.DB, fn func() error) (statements, error
 }
 
 // queries is figure 7: the SQL statements of a members page of 10, 50 and
-// 100, counted by the server on a pool of one connection, next to the
-// floor's. The same count for bind and activate checks that their floors
-// replay what the store runs.
+// 100, without and with each member's events, counted by the server on a
+// pool of one connection, next to the floor's. The same count for bind and
+// activate checks that their floors replay what the store runs.
 func (b *bench) queries(ctx context.Context) error {
 	f, err := b.newFixture(ctx, "queries")
 	if err != nil {
@@ -98,33 +98,6 @@ func (b *bench) queries(ctx context.Context) error {
 	c := newClient(srv.URL, f.key, 1)
 	defer c.close()
 
-	var server, floor []statements
-	sizes := []int{10, 50, 100}
-	for _, first := range sizes {
-		body := gqlBody(membersQuery, map[string]any{"first": first})
-		var got []byte
-		n, err := count(ctx, db, func() error {
-			var err error
-			got, err = c.post(ctx, body)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if _, err := checkPage(got, first, 300, true); err != nil {
-			return err
-		}
-		server = append(server, n)
-		fl := readFloor(db, f.key, first)
-		if n, err = count(ctx, db, func() error { return fl(ctx, 0) }); err != nil {
-			return err
-		}
-		floor = append(floor, n)
-	}
-	same := true
-	for _, n := range server {
-		same = same && n.Executed == server[0].Executed
-	}
 	join := func(ns []statements) string {
 		var parts []string
 		for _, n := range ns {
@@ -132,14 +105,53 @@ func (b *bench) queries(ctx context.Context) error {
 		}
 		return strings.Join(parts, " / ")
 	}
-	b.rep.add(row{
-		Figure: "7 queries",
-		What:   "SQL statements for a members page of 10 / 50 / 100 (the read figure's request, counted by the server)",
-		Server: join(server),
-		Floor:  join(floor),
-		Ratio:  ratio(float64(server[len(server)-1].Executed), float64(floor[len(floor)-1].Executed)),
-		Goal:   goal{Text: "the same for each", Met: same},
-	})
+	sizes := []int{10, 50, 100}
+	// pages counts the statements of query for each page size, on both
+	// sides, and adds its row.
+	pages := func(figure, what, query string, events int) (server, floor []statements, err error) {
+		for _, first := range sizes {
+			body := gqlBody(query, map[string]any{"first": first})
+			var got []byte
+			n, err := count(ctx, db, func() error {
+				var err error
+				got, err = c.post(ctx, body)
+				return err
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+			if _, err := checkPage(got, first, 300, true); err != nil {
+				return nil, nil, err
+			}
+			server = append(server, n)
+			fl := readFloor(db, f.key, first, events)
+			if n, err = count(ctx, db, func() error { return fl(ctx, 0) }); err != nil {
+				return nil, nil, err
+			}
+			floor = append(floor, n)
+		}
+		same := true
+		for _, n := range server {
+			same = same && n.Executed == server[0].Executed
+		}
+		b.rep.add(row{
+			Figure: figure,
+			What:   what,
+			Server: join(server),
+			Floor:  join(floor),
+			Ratio:  ratio(float64(server[len(server)-1].Executed), float64(floor[len(floor)-1].Executed)),
+			Goal:   goal{Text: "the same for each", Met: same},
+		})
+		return server, floor, nil
+	}
+	server, floor, err := pages("7 queries", "SQL statements for a members page of 10 / 50 / 100 (the read figure's request, counted by the server)", membersQuery, 0)
+	if err != nil {
+		return err
+	}
+	evServer, evFloor, err := pages("7 queries, events", "the same with each member's `events(first: 5)` (the README's example query)", membersEventsQuery, 5)
+	if err != nil {
+		return err
+	}
 
 	// Bind and activate: memberbind over HTTP, then the floor, each on a
 	// fresh member and link.
@@ -199,8 +211,10 @@ func (b *bench) queries(ctx context.Context) error {
 	}
 	b.rep.note("SQL statements per request, memberbind against its floor (prepared = sent with arguments: a prepare round trip, then the execution): "+
 		"members page of 10 / 50 / 100: %s / %s / %s against %s / %s / %s; "+
+		"with events: %s / %s / %s against %s / %s / %s; "+
 		"bindSecurityInfo: %s, of which 1 is the API key lookup, against the transaction's %s; "+
 		"POST /activate: %s against %s.",
-		server[0], server[1], server[2], floor[0], floor[1], floor[2], bindSrv, bindFlr, actSrv, actFlr)
+		server[0], server[1], server[2], floor[0], floor[1], floor[2],
+		evServer[0], evServer[1], evServer[2], evFloor[0], evFloor[1], evFloor[2], bindSrv, bindFlr, actSrv, actFlr)
 	return nil
 }

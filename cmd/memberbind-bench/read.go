@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -48,7 +49,7 @@ func (b *bench) read(ctx context.Context) error {
 		_, err := c.post(ctx, body)
 		return err
 	}
-	floor := readFloor(floorDB, f.key, first)
+	floor := readFloor(floorDB, f.key, first, 0)
 	if err := floor(ctx, 0); err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
@@ -92,8 +93,10 @@ func (b *bench) read(ctx context.Context) error {
 // readFloor is what the resolvers of membersQuery ask the database, as
 // directly as possible: the API key lookup, the total, the page with its
 // bindings and their newest mail, and the page's link sends (one batch,
-// for nextResendAllowedAt and resendsRemaining).
-func readFloor(db *sqlx.DB, key string, first int) op {
+// for nextResendAllowedAt and resendsRemaining). With events above 0 it
+// also reads that many of each member's events, as membersEventsQuery
+// asks (one batch).
+func readFloor(db *sqlx.DB, key string, first, events int) op {
 	return func(ctx context.Context, _ int) error {
 		var org authRow
 		if err := db.GetContext(ctx, &org, sqlAuthenticate, mysql.Hash(key)); err != nil {
@@ -114,16 +117,28 @@ func readFloor(db *sqlx.DB, key string, first int) op {
 				bindings = append(bindings, r.BID.Int64)
 			}
 		}
-		if len(bindings) == 0 {
+		if len(bindings) > 0 {
+			q, args, err := sqlx.In(sqlSends, bindings)
+			if err != nil {
+				return err
+			}
+			var sends []sendRow
+			if err := db.SelectContext(ctx, &sends, q, args...); err != nil {
+				return fmt.Errorf("read link sends: %w", err)
+			}
+		}
+		if events == 0 || len(rows) == 0 {
 			return nil
 		}
-		q, args, err := sqlx.In(sqlSends, bindings)
-		if err != nil {
-			return err
+		parts := make([]string, len(rows))
+		args := make([]any, 0, 3*len(rows))
+		for i, r := range rows {
+			parts[i] = sqlEventsOf
+			args = append(args, r.ID, r.OrgID, events+1)
 		}
-		var sends []sendRow
-		if err := db.SelectContext(ctx, &sends, q, args...); err != nil {
-			return fmt.Errorf("read link sends: %w", err)
+		var evs []eventRow
+		if err := db.SelectContext(ctx, &evs, strings.Join(parts, " UNION ALL "), args...); err != nil {
+			return fmt.Errorf("read events: %w", err)
 		}
 		return nil
 	}

@@ -66,6 +66,10 @@ const (
 	// sqlSends is internal/mysql/outbox.go Sends (loaded for the whole
 	// page by graph/convert.go show), before sqlx.In.
 	sqlSends = `SELECT binding_id, created_at FROM activation_links WHERE binding_id IN (?)`
+	// sqlEventsOf is one member's part of internal/mysql/event.go Events
+	// (loaded for the whole page by graph/loader.go), which joins one per
+	// member with UNION ALL into one statement.
+	sqlEventsOf = `(SELECT id, member_id, kind, actor, email, detail, occurred_at FROM member_events WHERE member_id = ? AND org_id = ? ORDER BY id DESC LIMIT ?)`
 )
 
 // authRow is what sqlAuthenticate scans into.
@@ -75,6 +79,17 @@ type authRow struct {
 	Lang      string       `db:"lang"`
 	CreatedAt sql.NullTime `db:"created_at"`
 	Prefix    string       `db:"prefix"`
+}
+
+// eventRow is what sqlEventsOf scans into.
+type eventRow struct {
+	ID       int64          `db:"id"`
+	MemberID int64          `db:"member_id"`
+	Kind     string         `db:"kind"`
+	Actor    string         `db:"actor"`
+	Email    sql.NullString `db:"email"`
+	Detail   sql.NullString `db:"detail"`
+	At       time.Time      `db:"occurred_at"`
 }
 
 // sendRow is what sqlSends scans into.

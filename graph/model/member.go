@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"time"
 
 	"memberbind/internal/member"
@@ -13,25 +14,12 @@ import (
 type Member struct {
 	*member.Member
 	Policy member.Policy
-
-	sends      []time.Time // of the binding's links; see SetSends
-	sendsKnown bool
-}
-
-// SetSends gives the member the creation times of its binding's links,
-// which nextResendAllowedAt and resendsRemaining are derived from. The
-// resolvers load them, for a whole page at once, when a request asks for
-// either field.
-func (m *Member) SetSends(sends []time.Time) {
-	m.sends, m.sendsKnown = sends, true
-}
-
-// NewMember shows m under policy p; nil when m is nil.
-func NewMember(m *member.Member, p member.Policy) *Member {
-	if m == nil {
-		return nil
-	}
-	return &Member{Member: m, Policy: p}
+	// LinkSends returns the creation times of a binding's links, which
+	// nextResendAllowedAt and resendsRemaining derive from, and EventPage
+	// a page of the member's events. The resolvers read each for all the
+	// members shown together at once, when the first of them asks.
+	LinkSends func(bindingID int64) ([]time.Time, error)
+	EventPage func(ctx context.Context, q member.PageQuery) (*member.EventPage, error)
 }
 
 // ID is the member's opaque id.
@@ -57,7 +45,7 @@ func (m *Member) SecurityInfo() *SecurityInfo {
 	if m.Binding == nil {
 		return nil
 	}
-	return &SecurityInfo{Binding: m.Binding, AsOf: m.AsOf, Policy: m.Policy, sends: m.sends, sendsKnown: m.sendsKnown}
+	return &SecurityInfo{Binding: m.Binding, AsOf: m.AsOf, Policy: m.Policy, linkSends: m.LinkSends}
 }
 
 // MemberEvent is an event of a member's history as the schema shows it.

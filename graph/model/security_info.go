@@ -5,7 +5,6 @@
 package model
 
 import (
-	"fmt"
 	"time"
 
 	"memberbind/internal/member"
@@ -19,10 +18,9 @@ type SecurityInfo struct {
 	AsOf   time.Time
 	Policy member.Policy
 
-	// sends are the creation times of the binding's links (R6), known
-	// only when the request asked for a field derived from them.
-	sends      []time.Time
-	sendsKnown bool
+	// linkSends reads the creation times of a binding's links (R6); see
+	// Member.LinkSends.
+	linkSends func(bindingID int64) ([]time.Time, error)
 }
 
 // Status is the binding's status as of AsOf.
@@ -35,34 +33,31 @@ func (s *SecurityInfo) ModificationsRemaining() int {
 
 // NextResendAllowedAt is when R6 next allows sending the link, nil when
 // it allows it now, or never (the binding is not pending).
-func (s *SecurityInfo) NextResendAllowedAt() *time.Time {
+func (s *SecurityInfo) NextResendAllowedAt() (*time.Time, error) {
 	if s.Status() != member.StatusPending {
-		return nil
+		return nil, nil
 	}
-	next, ok := member.NextSend(s.linkSends(), s.AsOf, s.Policy)
+	sends, err := s.linkSends(s.ID)
+	if err != nil {
+		return nil, err
+	}
+	next, ok := member.NextSend(sends, s.AsOf, s.Policy)
 	if ok || next.IsZero() {
-		return nil
+		return nil, nil
 	}
-	return &next
+	return &next, nil
 }
 
 // ResendsRemaining is how many more times R6 lets the link be sent.
-func (s *SecurityInfo) ResendsRemaining() int {
+func (s *SecurityInfo) ResendsRemaining() (int, error) {
 	if s.Status() != member.StatusPending {
-		return 0
+		return 0, nil
 	}
-	return max(0, s.Policy.ResendsTotal-len(s.linkSends()))
-}
-
-// linkSends are the binding's link send times. Reading them when they were
-// not loaded is a bug of the resolvers (see Member.SetSends), not an
-// answer of zero sends, so it panics, which the request reports as an
-// internal error.
-func (s *SecurityInfo) linkSends() []time.Time {
-	if !s.sendsKnown {
-		panic(fmt.Sprintf("model: the link sends of binding %d were not loaded", s.ID))
+	sends, err := s.linkSends(s.ID)
+	if err != nil {
+		return 0, err
 	}
-	return s.sends
+	return max(0, s.Policy.ResendsTotal-len(sends)), nil
 }
 
 // Delivery is the delivery of the newest link's mail, read with the

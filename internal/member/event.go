@@ -38,6 +38,21 @@ type Event struct {
 	At       time.Time
 }
 
+// Expiry is the EXPIRED event of m's current binding if it has failed (R7,
+// R12), as of m.AsOf; nil if it has not. Nothing records it at the expiry
+// instant, since a binding fails by the clock alone: a listing shows it
+// from the binding, and a rebind records it when it closes the binding.
+func (m *Member) Expiry() *Event {
+	if m.Status() != StatusFailed {
+		return nil
+	}
+	b := m.Binding
+	return &Event{
+		MemberID: m.ID, Kind: EventExpired, Actor: ActorSystem, Email: b.Email,
+		Detail: "every activation link expired unused", At: b.FailedAt(m.AsOf),
+	}
+}
+
 // DeliveryStatus is the state of an activation mail's delivery.
 type DeliveryStatus string
 

@@ -68,7 +68,11 @@ type Service interface {
 	// CodeMemberNotFound.
 	Member(ctx context.Context, orgID, memberID int64) (*Member, error)
 	Members(ctx context.Context, orgID int64, f Filter, q PageQuery) (*MemberPage, error)
-	Events(ctx context.Context, orgID, memberID int64, q PageQuery) (*EventPage, error)
+	// Events returns the same page of each member's events, by member
+	// id, in one read whatever the number of members. The members are as
+	// the caller read them: a binding they show failed by the clock alone
+	// has its EXPIRED event first (see Member.Expiry).
+	Events(ctx context.Context, members []*Member, q PageQuery) (map[int64]*EventPage, error)
 	// Sends returns the creation times of every link of each binding.
 	Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time.Time, error)
 

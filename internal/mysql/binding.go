@@ -127,8 +127,10 @@ func (s *Store) newBinding(ctx context.Context, tx *sqlx.Tx, m *member.Member, a
 		if _, err := tx.ExecContext(ctx, `UPDATE bindings SET state = 'FAILED' WHERE id = ?`, old.ID); err != nil {
 			return fmt.Errorf("close failed binding %d: %w", old.ID, err)
 		}
-		if err := s.record(ctx, tx, m, old.ID, member.EventExpired, member.ActorSystem, old.Email, expiredDetail, old.FailedAt(m.AsOf)); err != nil {
-			return err
+		if e := m.Expiry(); e != nil {
+			if err := s.record(ctx, tx, m, old.ID, e.Kind, e.Actor, e.Email, e.Detail, e.At); err != nil {
+				return err
+			}
 		}
 	}
 	res, err := tx.ExecContext(ctx, `

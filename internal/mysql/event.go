@@ -1,10 +1,12 @@
 package mysql
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -28,12 +30,33 @@ func (s *Store) record(ctx context.Context, tx *sqlx.Tx, m *member.Member, bindi
 	return nil
 }
 
-// Events returns one page of a member's events, newest first.
-func (s *Store) Events(ctx context.Context, orgID, memberID int64, q member.PageQuery) (*member.EventPage, error) {
-	cond, args := "org_id = ? AND member_id = ?", []any{orgID, memberID}
-	if q.After > 0 {
-		cond += " AND id < ?"
-		args = append(args, q.After)
+// Events returns the same page of each member's events, newest first, in
+// one statement: a UNION ALL of one keyset query per member, each of which
+// reads at most q.First+1 rows of the (member_id, id) index, however long
+// the member's history. (A window function would number every event of
+// every member to keep the first few.)
+func (s *Store) Events(ctx context.Context, members []*member.Member, q member.PageQuery) (map[int64]*member.EventPage, error) {
+	pages := make(map[int64]*member.EventPage, len(members))
+	var parts []string
+	var args []any
+	var unique []*member.Member
+	for _, m := range members {
+		if _, dup := pages[m.ID]; dup {
+			continue
+		}
+		pages[m.ID] = &member.EventPage{}
+		unique = append(unique, m)
+		part := `SELECT id, member_id, kind, actor, email, detail, occurred_at FROM member_events WHERE member_id = ? AND org_id = ?`
+		args = append(args, m.ID, m.OrgID)
+		if q.After > 0 {
+			part += ` AND id < ?`
+			args = append(args, q.After)
+		}
+		parts = append(parts, part+` ORDER BY id DESC LIMIT ?`)
+		args = append(args, q.First+1)
+	}
+	if len(parts) == 0 {
+		return pages, nil
 	}
 	var rows []struct {
 		ID       int64          `db:"id"`
@@ -44,38 +67,41 @@ func (s *Store) Events(ctx context.Context, orgID, memberID int64, q member.Page
 		Detail   sql.NullString `db:"detail"`
 		At       time.Time      `db:"occurred_at"`
 	}
-	args = append(args, q.First+1)
-	err := s.db.SelectContext(ctx, &rows, `
-		SELECT id, member_id, kind, actor, email, detail, occurred_at FROM member_events
-		WHERE `+cond+` ORDER BY id DESC LIMIT ?`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list events of member %d: %w", memberID, err)
+	query := parts[0]
+	if len(parts) > 1 {
+		// Each part's ORDER BY and LIMIT hold within its parentheses.
+		// (go-mysql-server refuses a lone SELECT in parentheses.)
+		query = "(" + strings.Join(parts, ") UNION ALL (") + ")"
 	}
-	page := &member.EventPage{}
-	if q.After == 0 && q.First > 0 {
-		// A binding fails by the clock alone (R7): nothing wrote its
-		// EXPIRED event, so it is shown from the binding until a rebind
-		// records it.
-		expired, err := s.unrecordedExpiry(ctx, orgID, memberID)
-		if err != nil {
-			return nil, err
-		}
-		if expired != nil {
-			page.Events = append(page.Events, expired)
-			q.First--
-		}
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("list events of %d members: %w", len(pages), err)
 	}
-	if len(rows) > q.First {
-		page.HasNext = true
-		rows = rows[:q.First]
-	}
+	stored := make(map[int64][]*member.Event, len(pages))
 	for _, r := range rows {
-		page.Events = append(page.Events, &member.Event{
+		stored[r.MemberID] = append(stored[r.MemberID], &member.Event{
 			ID: r.ID, MemberID: r.MemberID, Kind: member.EventKind(r.Kind), Actor: member.Actor(r.Actor),
 			Email: r.Email.String, Detail: r.Detail.String, At: r.At.UTC(),
 		})
 	}
-	return page, nil
+	for _, m := range unique {
+		page := pages[m.ID]
+		// A union has no order of its own.
+		events := stored[m.ID]
+		slices.SortFunc(events, func(a, b *member.Event) int { return cmp.Compare(b.ID, a.ID) })
+		first := q.First
+		if q.After == 0 && first > 0 {
+			if e := m.Expiry(); e != nil {
+				page.Events = append(page.Events, e)
+				first--
+			}
+		}
+		if len(events) > first {
+			page.HasNext = true
+			events = events[:first]
+		}
+		page.Events = append(page.Events, events...)
+	}
+	return pages, nil
 }
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
@@ -88,28 +114,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-
-// unrecordedExpiry returns the EXPIRED event of a member's current binding
-// if it has failed, or nil.
-func (s *Store) unrecordedExpiry(ctx context.Context, orgID, memberID int64) (*member.Event, error) {
-	var row memberRow
-	err := s.db.GetContext(ctx, &row, memberSelect+` WHERE m.id = ? AND m.org_id = ?`, memberID, orgID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read member %d: %w", memberID, err)
-	}
-	m := row.member(s.Now())
-	if m.Status() != member.StatusFailed {
-		return nil, nil
-	}
-	b := m.Binding
-	return &member.Event{
-		MemberID: m.ID, Kind: member.EventExpired, Actor: member.ActorSystem, Email: b.Email,
-		Detail: expiredDetail, At: b.FailedAt(m.AsOf),
-	}, nil
-}
-
-// expiredDetail explains an EXPIRED event.
-const expiredDetail = "every activation link expired unused"
