@@ -42,9 +42,12 @@ type seeded struct {
 // max_allowed_packet of 16 MB).
 const seedBatch = 2000
 
-// seedTime is when seeded members were created; member i a millisecond
-// after member i-1.
-var seedTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+// seedAge is how long before the run seeded members were created, member
+// i a millisecond after member i-1: recent enough that a PENDING
+// binding's link (15 days) is live, as the read figure means it to be.
+// A fixed date let every one of them fail 15 days after it, and the page
+// read then skipped what a pending member costs (its link sends).
+const seedAge = time.Hour
 
 // seed writes s into db. Ids continue from what the tables already hold.
 func seed(ctx context.Context, db *sqlx.DB, s seedSpec) (seeded, error) {
@@ -123,12 +126,13 @@ func seed(ctx context.Context, db *sqlx.DB, s seedSpec) (seeded, error) {
 	}
 	ts := func(t time.Time) string { return "'" + t.Format("2006-01-02 15:04:05.000000") + "'" }
 
+	seedStart := time.Now().UTC().Add(-seedAge).Truncate(time.Second)
 	for i := range s.Members {
 		if ctx.Err() != nil {
 			break
 		}
 		id := memberID + int64(i)
-		created := seedTime.Add(time.Duration(i) * time.Millisecond)
+		created := seedStart.Add(time.Duration(i) * time.Millisecond)
 		name := fmt.Sprintf("Member %07d", i)
 		if s.BindEvery == 0 || i%s.BindEvery != 0 {
 			add(&members, "(%d,%d,'%s','CREATED',%s,NULL,NULL)", id, s.OrgID, name, ts(created))
