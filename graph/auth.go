@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"memberbind/internal/member"
@@ -10,29 +9,32 @@ import (
 
 type ctxKey int
 
-const (
-	orgKey ctxKey = iota
-	actorKey
-)
+const callerKey ctxKey = iota
 
-// withOrg returns ctx carrying the authenticated organization and actor.
-func withOrg(ctx context.Context, org *member.Organization, actor member.Actor) context.Context {
-	ctx = context.WithValue(ctx, orgKey, org)
-	return context.WithValue(ctx, actorKey, actor)
+// withCaller returns ctx carrying who the request speaks for.
+func withCaller(ctx context.Context, c *member.Caller) context.Context {
+	return context.WithValue(ctx, callerKey, c)
 }
 
-// errUnauthenticated reaches resolvers only if the auth middleware was
-// bypassed; it is rendered as UNAUTHENTICATED.
-var errUnauthenticated = errors.New("unauthenticated")
-
-// orgOf returns the organization the request acts for.
-func orgOf(ctx context.Context) (*member.Organization, member.Actor, error) {
-	org, ok := ctx.Value(orgKey).(*member.Organization)
-	if !ok || org == nil {
-		return nil, "", errUnauthenticated
+// callerOf returns who the request speaks for, nil when the auth
+// middleware did not run.
+func callerOf(ctx context.Context) *member.Caller {
+	c, _ := ctx.Value(callerKey).(*member.Caller)
+	if c == nil || c.Org == nil {
+		return nil
 	}
-	actor, _ := ctx.Value(actorKey).(member.Actor)
-	return org, actor, nil
+	return c
+}
+
+// orgOf returns the organization the request acts for. Without one (only
+// if the auth middleware was bypassed) it returns member.ErrUnauthenticated,
+// which the presenter renders as UNAUTHENTICATED.
+func orgOf(ctx context.Context) (*member.Organization, member.Actor, error) {
+	c := callerOf(ctx)
+	if c == nil {
+		return nil, "", member.ErrUnauthenticated
+	}
+	return c.Org, c.Actor, nil
 }
 
 // bearer returns the token of an "Authorization: Bearer <token>" header.

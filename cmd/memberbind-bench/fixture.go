@@ -41,12 +41,12 @@ func (b *bench) newFixture(ctx context.Context, figure string) (*fixture, error)
 		db.Close()
 		return nil, err
 	}
-	_, actor, err := st.Authenticate(ctx, key)
+	caller, err := st.Authenticate(ctx, key)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &fixture{dsn: dsn, db: db, st: st, orgID: org.ID, key: key, actor: actor}, nil
+	return &fixture{dsn: dsn, db: db, st: st, orgID: org.ID, key: key, actor: caller.Actor}, nil
 }
 
 // pool opens another pool on the fixture's database, configured as

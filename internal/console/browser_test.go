@@ -594,10 +594,11 @@ func TestConsolePaging(t *testing.T) {
 	browser := startBrowser(t)
 	s := newServer(t)
 	ctx := context.Background()
-	org, actor, err := s.store.Authenticate(ctx, s.key)
+	caller, err := s.store.Authenticate(ctx, s.key)
 	if err != nil {
 		t.Fatal(err)
 	}
+	org, actor := caller.Org, caller.Actor
 	for i := 1; i <= 25; i++ {
 		if _, err := s.store.CreateMember(ctx, org.ID, actor, member.TypeCreated, fmt.Sprintf("Member %02d", i), ""); err != nil {
 			t.Fatal(err)

@@ -59,9 +59,9 @@ type EventPage struct {
 // organization, and every change it makes is decided by the rules of this
 // package inside one database transaction.
 type Service interface {
-	// Authenticate returns the organization an API key belongs to and the
-	// actor its changes are recorded under.
-	Authenticate(ctx context.Context, apiKey string) (*Organization, Actor, error)
+	// Authenticate returns who an API key speaks for, or
+	// ErrUnauthenticated.
+	Authenticate(ctx context.Context, apiKey string) (*Caller, error)
 	Organization(ctx context.Context, orgID int64) (*Organization, error)
 
 	// Member returns a member of the organization, or an *Error with
@@ -92,6 +92,17 @@ type Service interface {
 	Now() time.Time
 }
 
-// ErrUnauthenticated is returned by Service.Authenticate for a missing,
-// malformed or unknown API key.
+// Caller is who a request speaks for: the organization its API key opens,
+// the key, and the actor its changes are recorded under.
+type Caller struct {
+	Org *Organization
+	// APIKeyID identifies the key among the organization's keys, so that
+	// what is kept per key (idempotency keys) is not shared between keys.
+	APIKeyID int64
+	Actor    Actor
+}
+
+// ErrUnauthenticated is the one error for a request that did not prove
+// which organization it speaks for: a missing, malformed, unknown or
+// revoked API key. Transports render it as UNAUTHENTICATED.
 var ErrUnauthenticated = errors.New("unauthenticated")

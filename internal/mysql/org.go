@@ -16,9 +16,6 @@ import (
 // a leaked one.
 const APIKeyPrefix = "mb_"
 
-// ErrUnauthenticated is returned for a missing, malformed or unknown API key.
-var ErrUnauthenticated = member.ErrUnauthenticated
-
 // CreateOrganization creates an organization with one API key and returns
 // the key. The key is shown only here: the store keeps its hash.
 func (s *Store) CreateOrganization(ctx context.Context, name, lang string) (*member.Organization, string, error) {
@@ -91,27 +88,29 @@ func validAPIKey(key string) bool {
 	return true
 }
 
-// Authenticate returns the organization of an API key, and the actor under
-// which its changes are recorded.
-func (s *Store) Authenticate(ctx context.Context, key string) (*member.Organization, member.Actor, error) {
+// Authenticate returns who an API key speaks for: its organization, the
+// key's id and the actor under which its changes are recorded; or
+// member.ErrUnauthenticated.
+func (s *Store) Authenticate(ctx context.Context, key string) (*member.Caller, error) {
 	if !validAPIKey(key) {
-		return nil, "", ErrUnauthenticated
+		return nil, member.ErrUnauthenticated
 	}
 	var row struct {
 		orgRow
+		KeyID  int64  `db:"key_id"`
 		Prefix string `db:"prefix"`
 	}
 	err := s.db.GetContext(ctx, &row, `
-		SELECT o.id, o.name, o.lang, o.created_at, k.prefix
+		SELECT o.id, o.name, o.lang, o.created_at, k.id AS key_id, k.prefix
 		FROM api_keys k JOIN organizations o ON o.id = k.org_id
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL`, Hash(key))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", ErrUnauthenticated
+		return nil, member.ErrUnauthenticated
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("look up API key: %w", err)
+		return nil, fmt.Errorf("look up API key: %w", err)
 	}
-	return row.organization(), member.Actor("api key " + row.Prefix + "…"), nil
+	return &member.Caller{Org: row.organization(), APIKeyID: row.KeyID, Actor: member.Actor("api key " + row.Prefix + "…")}, nil
 }
 
 // Organization returns an organization by id.
