@@ -83,7 +83,8 @@ func NewHandler(o Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.Use(extension.FixedComplexityLimit(MaxComplexity))
+	srv.SetParserTokenLimit(MaxTokens)
+	srv.Use(&operationLimits{introspection: o.Introspection})
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
@@ -96,7 +97,7 @@ func NewHandler(o Options) http.Handler {
 		o.CostInFlight = DefaultCostInFlight()
 	}
 	srv.AroundResponses(limitCost(int64(o.CostInFlight), operationCost))
-	return authenticate(o.Service, o.Logger, srv)
+	return authenticate(o.Service, o.Logger, checkBody(srv))
 }
 
 // limitCost executes an operation once its cost, as the complexity limit
@@ -115,15 +116,6 @@ func limitCost(budget int64, costOf func(context.Context) int64) graphql.Respons
 	}
 }
 
-// operationCost is the operation's complexity as FixedComplexityLimit
-// computed it, 0 when it was not.
-func operationCost(ctx context.Context) int64 {
-	if s := extension.GetComplexityStats(ctx); s != nil {
-		return int64(s.Complexity)
-	}
-	return 0
-}
-
 // errInternal stands for any fault that is not the client's.
 var errInternal = errors.New("internal error")
 
@@ -140,9 +132,9 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			gqlErr.Message = derr.Message
 			gqlErr.Extensions = map[string]any{"code": string(derr.Code)}
 			return gqlErr
-		case errors.Is(err, errUnauthenticated):
+		case errors.Is(err, member.ErrUnauthenticated):
 			gqlErr.Message = "missing or invalid API key"
-			gqlErr.Extensions = map[string]any{"code": "UNAUTHENTICATED"}
+			gqlErr.Extensions = map[string]any{"code": codeUnauthenticated}
 			return gqlErr
 		}
 		var ge *gqlerror.Error
@@ -152,7 +144,7 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				gqlErr.Extensions = map[string]any{}
 			}
 			if _, ok := gqlErr.Extensions["code"]; !ok {
-				gqlErr.Extensions["code"] = "BAD_REQUEST"
+				gqlErr.Extensions["code"] = codeBadRequest
 			}
 			return gqlErr
 		}
@@ -161,17 +153,17 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			log.ErrorContext(ctx, "GraphQL request failed", "request_id", id, "path", gqlErr.Path.String(), "err", err)
 		}
 		gqlErr.Message = "internal error (request id " + id + ")"
-		gqlErr.Extensions = map[string]any{"code": "INTERNAL", "requestId": id}
+		gqlErr.Extensions = map[string]any{"code": codeInternal, "requestId": id}
 		return gqlErr
 	}
 }
 
 // authenticate lets a request through only with a valid API key, and puts
-// its organization in the context.
+// who it speaks for in the context.
 func authenticate(svc member.Service, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
-			writeErrors(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body over %d bytes", MaxBodyBytes), map[string]any{"code": "BAD_REQUEST"})
+			writeErrors(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is over %d bytes", MaxBodyBytes), codeBadRequest)
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -186,32 +178,47 @@ func authenticate(svc member.Service, log *slog.Logger, next http.Handler) http.
 			unauthenticated(w, "missing API key: send Authorization: Bearer <your organization's API key>")
 			return
 		}
-		org, actor, err := svc.Authenticate(ctx, key)
+		caller, err := svc.Authenticate(ctx, key)
 		if err != nil {
-			if errors.Is(err, ErrUnauthenticated) {
+			if errors.Is(err, member.ErrUnauthenticated) {
 				unauthenticated(w, "invalid API key")
 				return
 			}
-			id := requestid.From(ctx)
-			log.ErrorContext(ctx, "authenticate request", "request_id", id, "err", err)
-			writeErrors(w, http.StatusInternalServerError, "internal error (request id "+id+")", map[string]any{"code": "INTERNAL", "requestId": id})
+			internalError(ctx, w, log, "authenticate request", err)
 			return
 		}
-		ctx = withOrg(ctx, org, actor)
-		next.ServeHTTP(w, r.WithContext(ctx))
+		next.ServeHTTP(w, r.WithContext(withCaller(ctx, caller)))
 	})
 }
 
-// ErrUnauthenticated is what member.Service.Authenticate returns for a key
-// that does not open any organization.
-var ErrUnauthenticated = member.ErrUnauthenticated
+// The extensions.code of the errors the transport raises itself; the
+// domain's codes are member.Code values.
+const (
+	codeUnauthenticated = "UNAUTHENTICATED"
+	codeBadRequest      = "BAD_REQUEST"
+	codeInternal        = "INTERNAL"
+)
 
 func unauthenticated(w http.ResponseWriter, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="memberbind"`)
-	writeErrors(w, http.StatusUnauthorized, msg, map[string]any{"code": "UNAUTHENTICATED"})
+	writeErrors(w, http.StatusUnauthorized, msg, codeUnauthenticated)
 }
 
-func writeErrors(w http.ResponseWriter, status int, msg string, ext map[string]any) {
+// internalError logs err with the request id and answers 500 with only
+// that id.
+func internalError(ctx context.Context, w http.ResponseWriter, log *slog.Logger, what string, err error) {
+	id := requestid.From(ctx)
+	log.ErrorContext(ctx, what, "request_id", id, "err", err)
+	writeErrorsExt(w, http.StatusInternalServerError, "internal error (request id "+id+")", map[string]any{"code": codeInternal, "requestId": id})
+}
+
+// writeErrors answers a GraphQL response of one error, for a request
+// refused before it reached gqlgen.
+func writeErrors(w http.ResponseWriter, status int, msg, code string) {
+	writeErrorsExt(w, status, msg, map[string]any{"code": code})
+}
+
+func writeErrorsExt(w http.ResponseWriter, status int, msg string, ext map[string]any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
