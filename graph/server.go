@@ -84,7 +84,7 @@ func NewHandler(o Options) http.Handler {
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)
-	srv.Use(&operationLimits{introspection: o.Introspection})
+	srv.Use(newOperationLimits(o.Introspection))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}

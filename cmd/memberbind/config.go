@@ -28,6 +28,9 @@ type config struct {
 	// GraphQLCostInFlight bounds the summed complexity of the GraphQL
 	// operations executed at once (graph.Options.CostInFlight).
 	GraphQLCostInFlight int
+	// GraphQLIntrospection lets GraphQL clients read the schema
+	// (__schema, __type); the playground needs it.
+	GraphQLIntrospection bool
 
 	MailConcurrency int
 	MailRetryBudget time.Duration
@@ -57,22 +60,24 @@ const (
 	envSignInTTL       = "MEMBERBIND_SIGNIN_TTL"
 	envTrustedProxies  = "MEMBERBIND_TRUSTED_PROXIES"
 	envGraphQLCost     = "MEMBERBIND_GRAPHQL_COST_IN_FLIGHT"
+	envIntrospection   = "MEMBERBIND_GRAPHQL_INTROSPECTION"
 )
 
 // loadConfig reads the configuration; every bad value is named in the error.
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
-		DatabaseDSN:         strings.TrimSpace(getenv(envDatabaseDSN)),
-		SMTPURL:             strings.TrimSpace(getenv(envSMTPURL)),
-		MailFrom:            strings.TrimSpace(getenv(envMailFrom)),
-		PublicURL:           strings.TrimRight(strings.TrimSpace(getenv(envPublicURL)), "/"),
-		Listen:              strings.TrimSpace(getenv(envListen)),
-		Policy:              member.DefaultPolicy(),
-		SignIn:              member.DefaultSignInPolicy(),
-		MailConcurrency:     4,
-		GraphQLCostInFlight: graph.DefaultCostInFlight(),
-		MailRetryBudget:     24 * time.Hour,
-		MailLease:           2 * time.Minute,
+		DatabaseDSN:          strings.TrimSpace(getenv(envDatabaseDSN)),
+		SMTPURL:              strings.TrimSpace(getenv(envSMTPURL)),
+		MailFrom:             strings.TrimSpace(getenv(envMailFrom)),
+		PublicURL:            strings.TrimRight(strings.TrimSpace(getenv(envPublicURL)), "/"),
+		Listen:               strings.TrimSpace(getenv(envListen)),
+		Policy:               member.DefaultPolicy(),
+		SignIn:               member.DefaultSignInPolicy(),
+		MailConcurrency:      4,
+		GraphQLCostInFlight:  graph.DefaultCostInFlight(),
+		GraphQLIntrospection: true,
+		MailRetryBudget:      24 * time.Hour,
+		MailLease:            2 * time.Minute,
 	}
 	if c.Listen == "" {
 		c.Listen = ":8080"
@@ -116,6 +121,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	number(envResendsTotal, &c.Policy.ResendsTotal, 1)
 	number(envMailConcurrency, &c.MailConcurrency, 1)
 	number(envGraphQLCost, &c.GraphQLCostInFlight, 1)
+	if v := strings.TrimSpace(getenv(envIntrospection)); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %q is neither true nor false", envIntrospection, v))
+		} else {
+			c.GraphQLIntrospection = on
+		}
+	}
 	duration(envMailRetryBudget, &c.MailRetryBudget)
 	duration(envMailLease, &c.MailLease)
 	duration(envSignInTTL, &c.SignIn.LinkTTL)

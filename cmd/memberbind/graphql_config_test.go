@@ -23,3 +23,22 @@ func TestGraphQLCostConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestGraphQLIntrospectionConfig: MEMBERBIND_GRAPHQL_INTROSPECTION is on
+// unless set to false; a value that is not a boolean is named in the
+// error.
+func TestGraphQLIntrospectionConfig(t *testing.T) {
+	if cfg, err := loadConfig(env(map[string]string{})); err != nil || !cfg.GraphQLIntrospection {
+		t.Errorf("default introspection %v, %v; want on", cfg.GraphQLIntrospection, err)
+	}
+	for v, want := range map[string]bool{"false": false, "0": false, "FALSE": false, "true": true, "1": true} {
+		if cfg, err := loadConfig(env(map[string]string{envIntrospection: v})); err != nil || cfg.GraphQLIntrospection != want {
+			t.Errorf("%s=%s: %v, %v; want %v", envIntrospection, v, cfg.GraphQLIntrospection, err, want)
+		}
+	}
+	for _, bad := range []string{"off", "no", "maybe"} {
+		if _, err := loadConfig(env(map[string]string{envIntrospection: bad})); err == nil || !strings.Contains(err.Error(), envIntrospection) || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%s=%s: %v, want an error naming it", envIntrospection, bad, err)
+		}
+	}
+}

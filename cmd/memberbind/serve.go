@@ -72,7 +72,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: true, CostInFlight: cfg.GraphQLCostInFlight}))
+	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight}))
 	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log, TrustedProxies: cfg.TrustedProxies}))
 	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: base, Logger: log, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
