@@ -50,6 +50,9 @@ type Options struct {
 	// which mostly wait on the database, hardly wait here. Zero means
 	// DefaultCostInFlight.
 	CostInFlight int
+	// Idempotency keeps the answers of mutations sent with an
+	// Idempotency-Key header; nil means the Service's, if it keeps them.
+	Idempotency member.Idempotency
 }
 
 // DefaultCostInFlight is the default budget of CostInFlight: 2,500 points
@@ -97,7 +100,10 @@ func NewHandler(o Options) http.Handler {
 		o.CostInFlight = DefaultCostInFlight()
 	}
 	srv.AroundResponses(limitCost(int64(o.CostInFlight), operationCost))
-	return authenticate(o.Service, o.Logger, checkBody(srv))
+	if o.Idempotency == nil {
+		o.Idempotency, _ = o.Service.(member.Idempotency)
+	}
+	return authenticate(o.Service, o.Logger, checkBody(idempotent(o.Idempotency, o.Logger, srv)))
 }
 
 // limitCost executes an operation once its cost, as the complexity limit
@@ -197,6 +203,12 @@ const (
 	codeUnauthenticated = "UNAUTHENTICATED"
 	codeBadRequest      = "BAD_REQUEST"
 	codeInternal        = "INTERNAL"
+	// codeIdempotencyKeyReused: 422, the key was first used for another
+	// request.
+	codeIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED"
+	// codeIdempotencyKeyInUse: 409, the first request with the key is
+	// still executing.
+	codeIdempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE"
 )
 
 func unauthenticated(w http.ResponseWriter, msg string) {

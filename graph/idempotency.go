@@ -1,0 +1,194 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+
+	"memberbind/internal/member"
+)
+
+// The headers of idempotent requests (DESIGN.md §8), as Stripe and the
+// IETF draft "The Idempotency-Key HTTP Header Field" name them.
+const (
+	IdempotencyKeyHeader = "Idempotency-Key"
+	// IdempotentReplayedHeader is "true" on an answer kept from the first
+	// request with the same key.
+	IdempotentReplayedHeader = "Idempotent-Replayed"
+)
+
+// idempotent executes a mutation sent with an Idempotency-Key header once
+// per (API key, idempotency key) for member.IdempotencyTTL. A retry with
+// the same request gets the first answer again; one with another request
+// gets 422; one while the first still executes gets 409 with Retry-After,
+// as the IETF draft and Stripe answer a concurrent retry (rather than
+// holding the connection until the first is done). Queries, and requests
+// without the header, pass through untouched. An answer is kept only when
+// the mutation executed: a request refused before execution (4xx) or one
+// that failed with an internal error, having changed nothing, gives its
+// key back so that a retry executes.
+func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		values := r.Header.Values(IdempotencyKeyHeader)
+		req, _ := requestOf(ctx)
+		caller := callerOf(ctx)
+		if len(values) == 0 || req == nil || caller == nil || store == nil || !isMutation(req) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		key := values[0]
+		switch n := utf8.RuneCountInString(key); {
+		case len(values) > 1:
+			writeErrors(w, http.StatusBadRequest, "send one Idempotency-Key header, not "+fmt.Sprint(len(values)), codeBadRequest)
+			return
+		case strings.TrimSpace(key) == "":
+			writeErrors(w, http.StatusBadRequest, fmt.Sprintf("the Idempotency-Key header is empty: send a value unique to this request, such as a UUID, of at most %d characters", member.MaxIdempotencyKeyLen), codeBadRequest)
+			return
+		case n > member.MaxIdempotencyKeyLen:
+			writeErrors(w, http.StatusBadRequest, fmt.Sprintf("the Idempotency-Key header is %d characters long; at most %d are allowed", n, member.MaxIdempotencyKeyLen), codeBadRequest)
+			return
+		}
+
+		ir := member.IdempotentRequest{OrgID: caller.Org.ID, APIKeyID: caller.APIKeyID, Key: key, Fingerprint: fingerprint(req)}
+		kept, err := store.ClaimIdempotent(ctx, ir)
+		switch {
+		case errors.Is(err, member.ErrIdempotencyKeyReused):
+			writeErrors(w, http.StatusUnprocessableEntity, "this Idempotency-Key was first used for another request: a retry must send the same query, operation name and variables; a new request needs a new key", codeIdempotencyKeyReused)
+			return
+		case errors.Is(err, member.ErrIdempotencyInProgress):
+			w.Header().Set("Retry-After", "1")
+			writeErrors(w, http.StatusConflict, "a request with this Idempotency-Key is still executing: retry once it has answered", codeIdempotencyKeyInUse)
+			return
+		case err != nil:
+			internalError(ctx, w, log, "claim idempotency key", err)
+			return
+		case kept != nil:
+			if kept.ContentType != "" {
+				w.Header().Set("Content-Type", kept.ContentType)
+			}
+			w.Header().Set(IdempotentReplayedHeader, "true")
+			w.WriteHeader(kept.Status)
+			_, _ = w.Write(kept.Body)
+			return
+		}
+
+		rec := &recorder{ResponseWriter: w}
+		defer func() {
+			// The answer is kept, or the key given back, even when the
+			// client has gone: the mutation's effect stays.
+			ctx := context.WithoutCancel(ctx)
+			if v := recover(); v != nil {
+				if err := store.ReleaseIdempotent(ctx, ir); err != nil {
+					log.ErrorContext(ctx, "release idempotency key", "err", err)
+				}
+				panic(v)
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			if status >= 400 || failedInternally(rec.body.Bytes()) {
+				err = store.ReleaseIdempotent(ctx, ir)
+			} else {
+				err = store.FinishIdempotent(ctx, ir, member.IdempotentResponse{Status: status, ContentType: w.Header().Get("Content-Type"), Body: rec.body.Bytes()})
+			}
+			if err != nil {
+				log.ErrorContext(ctx, "keep idempotent answer", "err", err)
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// isMutation reports whether the request's operation is a mutation. A
+// document that does not parse, or names no operation it holds, is not:
+// gqlgen refuses it.
+func isMutation(req *gqlRequest) bool {
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: req.Query}, MaxTokens)
+	if err != nil {
+		return false
+	}
+	var op *ast.OperationDefinition
+	if req.OperationName != "" {
+		op = doc.Operations.ForName(req.OperationName)
+	} else if len(doc.Operations) == 1 {
+		op = doc.Operations[0]
+	}
+	return op != nil && op.Operation == ast.Mutation
+}
+
+// fingerprint identifies what a request asks: its query, operation name and
+// variables, so that a retry that encodes them differently (another key
+// order, other spacing between the JSON tokens) is still the same request.
+func fingerprint(req *gqlRequest) []byte {
+	b, _ := json.Marshal(struct {
+		Query         string         `json:"query"`
+		OperationName string         `json:"operationName"`
+		Variables     map[string]any `json:"variables"`
+	}{req.Query, req.OperationName, req.Variables})
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// failedInternally reports whether a GraphQL answer is an internal error
+// with no data: the mutation failed and, its transaction rolled back,
+// changed nothing.
+func failedInternally(body []byte) bool {
+	var resp struct {
+		Data   map[string]json.RawMessage `json:"data"`
+		Errors []struct {
+			Extensions struct {
+				Code string `json:"code"`
+			} `json:"extensions"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &resp) != nil {
+		return false
+	}
+	internal := false
+	for _, e := range resp.Errors {
+		internal = internal || e.Extensions.Code == codeInternal
+	}
+	for _, v := range resp.Data {
+		if string(v) != "null" {
+			return false
+		}
+	}
+	return internal
+}
+
+// recorder passes an answer through and keeps a copy.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
