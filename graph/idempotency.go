@@ -21,6 +21,8 @@ import (
 // The headers of idempotent requests (DESIGN.md §8), as Stripe and the
 // IETF draft "The Idempotency-Key HTTP Header Field" name them.
 const (
+	// IdempotencyKeyHeader carries the client's key of a mutation it may
+	// retry.
 	IdempotencyKeyHeader = "Idempotency-Key"
 	// IdempotentReplayedHeader is "true" on an answer kept from the first
 	// request with the same key.
@@ -35,8 +37,8 @@ const (
 // holding the connection until the first is done). Queries, and requests
 // without the header, pass through untouched. An answer is kept only when
 // the mutation executed: a request refused before execution (4xx) or one
-// that failed with an internal error, having changed nothing, gives its
-// key back so that a retry executes.
+// that answered no data (an internal error), having changed nothing,
+// gives its key back so that a retry executes.
 func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -98,7 +100,7 @@ func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) h
 			if status == 0 {
 				status = http.StatusOK
 			}
-			if status >= 400 || failedInternally(rec.body.Bytes()) {
+			if status >= 400 || !answered(rec.body.Bytes()) {
 				err = store.ReleaseIdempotent(ctx, ir)
 			} else {
 				err = store.FinishIdempotent(ctx, ir, member.IdempotentResponse{Status: status, ContentType: w.Header().Get("Content-Type"), Body: rec.body.Bytes()})
@@ -141,31 +143,23 @@ func fingerprint(req *gqlRequest) []byte {
 	return h[:]
 }
 
-// failedInternally reports whether a GraphQL answer is an internal error
-// with no data: the mutation failed and, its transaction rolled back,
-// changed nothing.
-func failedInternally(body []byte) bool {
+// answered reports whether a GraphQL answer holds data of some top-level
+// field. One that does not (a request that ended while it waited to run,
+// an internal error with no data) executed nothing that a retry could
+// repeat: its mutation failed in a transaction that rolled back.
+func answered(body []byte) bool {
 	var resp struct {
-		Data   map[string]json.RawMessage `json:"data"`
-		Errors []struct {
-			Extensions struct {
-				Code string `json:"code"`
-			} `json:"extensions"`
-		} `json:"errors"`
+		Data map[string]json.RawMessage `json:"data"`
 	}
 	if json.Unmarshal(body, &resp) != nil {
 		return false
 	}
-	internal := false
-	for _, e := range resp.Errors {
-		internal = internal || e.Extensions.Code == codeInternal
-	}
 	for _, v := range resp.Data {
 		if string(v) != "null" {
-			return false
+			return true
 		}
 	}
-	return internal
+	return false
 }
 
 // recorder passes an answer through and keeps a copy.

@@ -16,6 +16,7 @@ import (
 	"memberbind/graph"
 	"memberbind/internal/member"
 	"memberbind/internal/mysql"
+	"memberbind/internal/testenv"
 )
 
 // answer is one HTTP answer, as the client got it.
@@ -243,5 +244,41 @@ func TestIdempotencyKeyConcurrent(t *testing.T) {
 	}
 	if n := a.count("outbox", "1=1"); n != 2 {
 		t.Errorf("%d mails queued for Alice and Bob, want 2", n)
+	}
+}
+
+// TestIdempotencyKeyAfterAFault: a mutation whose transaction is cut
+// before its COMMIT answers an internal error and changed nothing, so it
+// keeps no answer: its retry under the same key executes.
+func TestIdempotencyKeyAfterAFault(t *testing.T) {
+	t.Parallel()
+	proxy := testenv.NewFaultProxy(t, testenv.MySQL(t))
+	st := testenv.StoreAt(t, proxy.DSN(), mysql.Options{})
+	srv := httptest.NewServer(graph.NewHandler(graph.Options{Service: st, Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(srv.Close)
+	a := &api{t: t, srv: srv, store: st}
+	var err error
+	if _, a.key, err = st.CreateOrganization(context.Background(), "Acme", "en"); err != nil {
+		t.Fatal(err)
+	}
+	id := a.create("Alice")
+
+	proxy.CutAt(testenv.CutRule{
+		After: func(q string) bool { return strings.Contains(q, "INSERT INTO bindings") },
+		At:    func(q string) bool { return q == "COMMIT" },
+	})
+	body := bindRequest(id, "alice@example.com")
+	if r := send(t, srv.URL, a.key, ptr("k"), body); !strings.Contains(r.body, "INTERNAL") || proxy.Cuts() != 1 {
+		t.Fatalf("the cut bind answered %+v (%d cuts), want an internal error", r, proxy.Cuts())
+	}
+	if n := a.count("bindings", "1=1"); n != 0 {
+		t.Fatalf("the cut bind left %d bindings", n)
+	}
+	r := send(t, srv.URL, a.key, ptr("k"), body)
+	if r.status != http.StatusOK || r.replayed != "" || !strings.Contains(r.body, `"PENDING"`) {
+		t.Errorf("the retry after the fault: %+v, want the bind executed", r)
+	}
+	if n := a.count("outbox", "1=1"); n != 1 {
+		t.Errorf("%d mails queued, want 1", n)
 	}
 }
