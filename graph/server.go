@@ -29,7 +29,8 @@ const (
 	// MaxBodyBytes caps a request body.
 	MaxBodyBytes = 1 << 20
 	// MaxComplexity caps a query's cost, where a connection costs its page
-	// size times what each item asks for.
+	// size times what each item asks for, and introspection a point per
+	// IntrospectionValuesPerPoint values of its answer (operationLimits).
 	MaxComplexity = 10000
 )
 
