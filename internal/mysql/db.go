@@ -27,8 +27,31 @@ const (
 	errDeadlock        = 1213
 )
 
+// The driver's timeouts NormalizeDSN sets unless the DSN sets them:
+// connecting, and each read and write of a statement on the network.
+const (
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultReadTimeout    = 60 * time.Second
+	DefaultWriteTimeout   = 30 * time.Second
+)
+
+// hasParam reports whether the DSN's query sets param.
+func hasParam(dsn, param string) bool {
+	_, query, ok := strings.Cut(dsn, "?")
+	if !ok {
+		return false
+	}
+	for _, kv := range strings.Split(query, "&") {
+		if k, _, _ := strings.Cut(kv, "="); k == param {
+			return true
+		}
+	}
+	return false
+}
+
 // NormalizeDSN returns dsn with what the store relies on: times parsed into
-// time.Time in UTC.
+// time.Time in UTC, and network timeouts (DefaultConnectTimeout and the
+// others) unless the DSN sets its own.
 func NormalizeDSN(dsn string) (string, error) {
 	cfg, err := driver.ParseDSN(dsn)
 	if err != nil {
@@ -45,6 +68,27 @@ func NormalizeDSN(dsn string) (string, error) {
 	// statement where it cannot. A DSN that says otherwise is kept.
 	if !strings.Contains(dsn, "interpolateParams=") {
 		cfg.InterpolateParams = true
+	}
+	// A server that stops answering without closing the connection (a
+	// hung host, a dropped network) would hold a statement, and its
+	// connection, for ever. Requests carry deadlines of their own; these
+	// bound what runs without one (the mail worker, the writes a page
+	// finishes after its client left). A read waits out a lock wait
+	// (innodb_lock_wait_timeout is 50s by default) before it times out.
+	// A DSN that sets them is kept: a migration that rebuilds a big table
+	// may need readTimeout=0 (none).
+	for _, d := range []struct {
+		param string
+		dst   *time.Duration
+		def   time.Duration
+	}{
+		{"timeout", &cfg.Timeout, DefaultConnectTimeout},
+		{"readTimeout", &cfg.ReadTimeout, DefaultReadTimeout},
+		{"writeTimeout", &cfg.WriteTimeout, DefaultWriteTimeout},
+	} {
+		if !hasParam(dsn, d.param) {
+			*d.dst = d.def
+		}
 	}
 	// Keep DATETIME(6) comparisons exact: the store writes microseconds.
 	if _, ok := cfg.Params["time_zone"]; !ok {

@@ -16,6 +16,10 @@ func TestNormalizeDSN(t *testing.T) {
 		{"root@tcp(127.0.0.1:3306)/app", []string{"parseTime=true", "interpolateParams=true", "time_zone=%27%2B00%3A00%27"}, nil},
 		{"root@tcp(127.0.0.1:3306)/app?interpolateParams=false", []string{"parseTime=true"}, []string{"interpolateParams=true"}},
 		{"root@tcp(127.0.0.1:3306)/app?time_zone=%27Asia%2FShanghai%27", []string{"time_zone=%27Asia%2FShanghai%27"}, []string{"%2B00%3A00"}},
+		// A server that hangs must not hold a statement for ever.
+		{"root@tcp(127.0.0.1:3306)/app", []string{"timeout=10s", "readTimeout=1m0s", "writeTimeout=30s"}, nil},
+		{"root@tcp(127.0.0.1:3306)/app?readTimeout=5m&timeout=2s", []string{"readTimeout=5m0s", "timeout=2s", "writeTimeout=30s"}, []string{"readTimeout=1m0s", "timeout=10s"}},
+		{"root@tcp(127.0.0.1:3306)/app?readTimeout=0", []string{"timeout=10s"}, []string{"readTimeout="}},
 	} {
 		got, err := mysql.NormalizeDSN(c.dsn)
 		if err != nil {
