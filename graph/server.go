@@ -156,6 +156,12 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			return gqlErr
 		}
 		id := requestid.From(ctx)
+		if timedOut(ctx, err) {
+			log.WarnContext(ctx, "GraphQL request out of time", "request_id", id, "path", gqlErr.Path.String(), "err", err)
+			gqlErr.Message = timeoutMessage(id)
+			gqlErr.Extensions = map[string]any{"code": codeTimeout, "requestId": id}
+			return gqlErr
+		}
 		if !errors.Is(err, errInternal) {
 			log.ErrorContext(ctx, "GraphQL request failed", "request_id", id, "path", gqlErr.Path.String(), "err", err)
 		}
@@ -191,6 +197,10 @@ func authenticate(svc member.Service, log *slog.Logger, next http.Handler) http.
 				unauthenticated(w, "invalid API key")
 				return
 			}
+			if timedOut(ctx, err) {
+				timeoutError(ctx, w, log, "authenticate request", err)
+				return
+			}
 			internalError(ctx, w, log, "authenticate request", err)
 			return
 		}
@@ -210,7 +220,30 @@ const (
 	// codeIdempotencyKeyInUse: 409, the first request with the key is
 	// still executing.
 	codeIdempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE"
+	// codeTimeout: the request ran out of its time (the public
+	// listener's request timeout) before the database answered; 503
+	// when that was before the request was authenticated.
+	codeTimeout = "TIMEOUT"
 )
+
+// timedOut reports whether err is, or came from, the request running past
+// its deadline. The driver does not always say so itself (a connection
+// it closed at the deadline fails as "invalid connection"), so a fault
+// once the deadline has passed counts too.
+func timedOut(ctx context.Context, err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded)
+}
+
+func timeoutMessage(requestID string) string {
+	return "the request did not finish in time (the database is slow or unreachable); try again later (request id " + requestID + ")"
+}
+
+// timeoutError logs a request that ran out of time and answers 503.
+func timeoutError(ctx context.Context, w http.ResponseWriter, log *slog.Logger, what string, err error) {
+	id := requestid.From(ctx)
+	log.WarnContext(ctx, what+": out of time", "request_id", id, "err", err)
+	writeErrorsExt(w, http.StatusServiceUnavailable, timeoutMessage(id), map[string]any{"code": codeTimeout, "requestId": id})
+}
 
 func unauthenticated(w http.ResponseWriter, msg string) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="memberbind"`)
