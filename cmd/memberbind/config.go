@@ -19,9 +19,15 @@ type config struct {
 	DatabaseDSN string // empty: the embedded database
 	SMTPURL     string // empty: the embedded SMTP server
 	MailFrom    string
-	PublicURL   string // empty: derived from the listen address
-	Listen      string
-	Policy      member.Policy
+	PublicURL   string // empty: derived from the listen address (zero configuration only)
+	// Listen is the public listener's address: loopback on the
+	// zero-configuration start, every interface on a configured one,
+	// unless MEMBERBIND_LISTEN says otherwise.
+	Listen string
+	// RequestTimeout bounds every request on the public listener, so that
+	// a database that stops answering does not pile requests up.
+	RequestTimeout time.Duration
+	Policy         member.Policy
 	// SignIn is the sign-in links' and sessions' policy.
 	SignIn member.SignInPolicy
 
@@ -61,7 +67,41 @@ const (
 	envTrustedProxies  = "MEMBERBIND_TRUSTED_PROXIES"
 	envGraphQLCost     = "MEMBERBIND_GRAPHQL_COST_IN_FLIGHT"
 	envIntrospection   = "MEMBERBIND_GRAPHQL_INTROSPECTION"
+	envRequestTimeout  = "MEMBERBIND_REQUEST_TIMEOUT"
 )
+
+// Default listen addresses. The zero-configuration start serves every mail
+// it sent at /dev/mail, unauthenticated, so it listens on loopback only;
+// a deployment that configured its database and SMTP server is meant to
+// be reached, and listens on every interface.
+const (
+	devListen        = "127.0.0.1:8080"
+	configuredListen = ":8080"
+)
+
+// zeroConfig reports whether nothing was configured, which starts the
+// embedded database and SMTP server (and /dev/mail).
+func (c config) zeroConfig() bool { return c.DatabaseDSN == "" && c.SMTPURL == "" }
+
+// checkServe refuses a configuration that serve cannot run safely: either
+// nothing is configured (the zero-configuration start), or the database,
+// the SMTP server and the public URL all are. A half-configured instance
+// would fall back to an embedded server (and an open mailbox) or mail
+// links to its listen address; it names what is missing instead.
+func (c config) checkServe() error {
+	if c.zeroConfig() {
+		return nil
+	}
+	switch {
+	case c.SMTPURL == "":
+		return fmt.Errorf("%s is set but %s is not: a configured deployment needs its SMTP server (unset both for the zero-configuration start with embedded servers)", envDatabaseDSN, envSMTPURL)
+	case c.DatabaseDSN == "":
+		return fmt.Errorf("%s is set but %s is not: a configured deployment needs its database (unset both for the zero-configuration start with embedded servers)", envSMTPURL, envDatabaseDSN)
+	case c.PublicURL == "":
+		return fmt.Errorf("%s is not set: the links in the mail point there, and cookies are Secure only when it is https", envPublicURL)
+	}
+	return nil
+}
 
 // loadConfig reads the configuration; every bad value is named in the error.
 func loadConfig(getenv func(string) string) (config, error) {
@@ -78,9 +118,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		GraphQLIntrospection: true,
 		MailRetryBudget:      24 * time.Hour,
 		MailLease:            2 * time.Minute,
+		RequestTimeout:       10 * time.Second,
 	}
 	if c.Listen == "" {
-		c.Listen = ":8080"
+		c.Listen = configuredListen
+		if c.zeroConfig() {
+			c.Listen = devListen
+		}
 	}
 	if c.MailFrom == "" {
 		c.MailFrom = "memberbind <no-reply@memberbind.localhost>"
@@ -132,6 +176,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	duration(envMailRetryBudget, &c.MailRetryBudget)
 	duration(envMailLease, &c.MailLease)
 	duration(envSignInTTL, &c.SignIn.LinkTTL)
+	duration(envRequestTimeout, &c.RequestTimeout)
 	proxies, err := parseTrustedProxies(getenv(envTrustedProxies))
 	if err != nil {
 		errs = append(errs, fmt.Sprintf("%s: %v", envTrustedProxies, err))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -46,12 +47,22 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// serveFor starts the real program on a free port and waits until it
-// says where it listens.
+// serveFor starts the real program on a free loopback port and waits
+// until it says where it listens. A configured instance (one given a
+// database or an SMTP server) that was given no public URL gets that of
+// its port.
 func serveFor(t *testing.T, vars map[string]string) *instance {
 	t.Helper()
-	vars["MEMBERBIND_LISTEN"] = "127.0.0.1:0"
-	ctx, cancel := context.WithCancel(context.Background())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() }) // serve closes it, unless it failed first
+	configured := vars[envDatabaseDSN] != "" || vars[envSMTPURL] != ""
+	if _, ok := vars[envPublicURL]; !ok && configured {
+		vars[envPublicURL] = "http://" + ln.Addr().String()
+	}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), listenerKey{}, ln))
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	var logs syncBuffer

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"memberbind/graph"
 	"memberbind/internal/console"
 	"memberbind/internal/devstack"
 	"memberbind/internal/landing"
+	"memberbind/internal/middleware"
 	"memberbind/internal/mysql"
 	"memberbind/internal/playground"
 	"memberbind/internal/requestid"
@@ -35,16 +37,39 @@ func openStore(ctx context.Context, cfg config, dsn string, log *slog.Logger) (*
 }
 
 // serve is `memberbind serve`: the API, the pages and the mail worker, on
-// one listener, until ctx ends.
+// one listener, until ctx ends. Every resource it opens is closed by a
+// defer, whichever step fails.
 func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
-	dsn, embedded := cfg.DatabaseDSN, cfg.DatabaseDSN == ""
-	if embedded {
+	if err := cfg.checkServe(); err != nil {
+		return err
+	}
+	dev := cfg.zeroConfig()
+	ln, err := listen(ctx, cfg.Listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	// Only the zero-configuration start may derive its public URL (it
+	// mails to /dev/mail on the same machine); checkServe saw to that.
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = localURL(ln.Addr())
+	}
+
+	dsn, smtpURL := cfg.DatabaseDSN, cfg.SMTPURL
+	var mailbox *devstack.MailServer
+	if dev {
 		db, err := devstack.StartDatabase(ctx, "memberbind")
 		if err != nil {
 			return fmt.Errorf("start the embedded database: %w", err)
 		}
 		defer db.Close()
 		dsn = db.DSN()
+		if mailbox, err = devstack.StartMailServer(ctx); err != nil {
+			return fmt.Errorf("start the embedded SMTP server: %w", err)
+		}
+		defer mailbox.Close()
+		smtpURL = mailbox.URL()
 	}
 	st, closeDB, err := openStore(ctx, cfg, dsn, log)
 	if err != nil {
@@ -52,32 +77,113 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	defer closeDB()
 
-	smtpURL := cfg.SMTPURL
-	var mailbox *devstack.MailServer
-	if smtpURL == "" {
-		if mailbox, err = devstack.StartMailServer(ctx); err != nil {
-			return fmt.Errorf("start the embedded SMTP server: %w", err)
-		}
-		defer mailbox.Close()
-		smtpURL = mailbox.URL()
-	}
-
-	ln, err := net.Listen("tcp", cfg.Listen)
+	handler, err := routes(cfg, publicURL, st, mailbox, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	}
-	base := cfg.PublicURL
-	if base == "" {
-		base = localURL(ln.Addr())
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if dev {
+		if err := printDevBanner(ctx, st, publicURL, ln.Addr(), stdout); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "  GraphQL:                %s/graphql\n", publicURL)
+	fmt.Fprintf(stdout, "  playground:             %s/playground\n", publicURL)
+	fmt.Fprintf(stdout, "  admin console:          %s/console\n", publicURL)
+	fmt.Fprintf(stdout, "  member sign-in:         %s%s\n", publicURL, signin.Path)
+	fmt.Fprintf(stdout, "memberbind listening on %s\n", localURL(ln.Addr()))
+
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWorker()
+	waitWorker, err := startWorker(workerCtx, cfg, smtpURL, publicURL, st, log)
+	if err != nil {
+		return err
 	}
 
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case err := <-errc:
+		serveErr = fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		log.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("shut down: %w", err)
+		}
+	}
+	// Requests are done: nothing more will be queued by this process. The
+	// worker finishes or releases what it holds.
+	stopWorker()
+	if err := waitWorker(); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("mail worker: %w", err)
+	}
+	return serveErr
+}
+
+// listenerKey carries a listener that serve uses instead of opening
+// cfg.Listen: a test opens 127.0.0.1:0 itself, so that it knows the
+// port, and so the public URL, before serve starts.
+type listenerKey struct{}
+
+// listen opens the public listener: the one in ctx, if any, else addr.
+func listen(ctx context.Context, addr string) (net.Listener, error) {
+	if ln, ok := ctx.Value(listenerKey{}).(net.Listener); ok {
+		return ln, nil
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s (%s): %w", addr, envListen, err)
+	}
+	return ln, nil
+}
+
+// printDevBanner creates the zero-configuration start's demo organization
+// and prints how to use it, and what this mode is not for.
+func printDevBanner(ctx context.Context, st *mysql.Store, publicURL string, addr net.Addr, stdout io.Writer) error {
+	org, key, err := st.CreateOrganization(ctx, "Demo organization", "en")
+	if err != nil {
+		return fmt.Errorf("create the demo organization: %w", err)
+	}
+	fmt.Fprintf(stdout, "Nothing was configured, so memberbind runs on an embedded in-memory database\n")
+	fmt.Fprintf(stdout, "and SMTP server: everything lives in memory and is gone when it exits.\n")
+	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsLoopback() {
+		fmt.Fprintf(stdout, "This is development mode, loopback only: /dev/mail shows every mail to anyone\n")
+		fmt.Fprintf(stdout, "on this machine. Configure %s, %s and %s to deploy.\n\n", envDatabaseDSN, envSMTPURL, envPublicURL)
+	} else {
+		fmt.Fprintf(stdout, "WARNING: development mode listening on %s (%s): /dev/mail shows every\n", addr, envListen)
+		fmt.Fprintf(stdout, "mail it sent, unauthenticated, to anyone who can reach that address.\n\n")
+	}
+	fmt.Fprintf(stdout, "  demo organization:      %s\n", org.Name)
+	fmt.Fprintf(stdout, "  API key:                %s\n", key)
+	fmt.Fprintf(stdout, "  console, signed in:     %s/console#key=%s\n", publicURL, key)
+	fmt.Fprintf(stdout, "  playground, signed in:  %s/playground#key=%s\n", publicURL, key)
+	fmt.Fprintf(stdout, "  mailbox (mail it sent): %s/dev/mail\n", publicURL)
+	return nil
+}
+
+// routes is the public listener's handler: every endpoint, behind the
+// middleware every request goes through, composed here once. mailbox is
+// the embedded SMTP server of the zero-configuration start, whose mail is
+// shown at /dev/mail; nil otherwise, and then /dev/mail does not exist.
+func routes(cfg config, publicURL string, st *mysql.Store, mailbox *devstack.MailServer, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight}))
 	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log, TrustedProxies: cfg.TrustedProxies}))
-	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: base, Logger: log, TrustedProxies: cfg.TrustedProxies})
+	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: publicURL, Logger: log, TrustedProxies: cfg.TrustedProxies})
 	if err != nil {
-		ln.Close()
-		return err
+		return nil, err
 	}
 	for _, p := range signin.Paths {
 		mux.Handle(p, signIn)
@@ -114,65 +220,15 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		fmt.Fprintln(w, "ready")
 	})
 
-	srv := &http.Server{
-		Handler:           requestid.Middleware(mux),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	// Outermost first: the request id, then what every answer carries,
+	// then the deadline that bounds the handler.
+	var h http.Handler = mux
+	h = middleware.Timeout(cfg.RequestTimeout)(h)
+	if strings.HasPrefix(publicURL, "https://") {
+		h = middleware.StrictTransportSecurity(h)
 	}
-
-	if embedded {
-		org, key, err := st.CreateOrganization(ctx, "Demo organization", "en")
-		if err != nil {
-			return fmt.Errorf("create the demo organization: %w", err)
-		}
-		fmt.Fprintf(stdout, "Nothing was configured, so memberbind runs on an embedded in-memory database\n")
-		fmt.Fprintf(stdout, "and SMTP server: everything lives in memory and is gone when it exits.\n\n")
-		fmt.Fprintf(stdout, "  demo organization:      %s\n", org.Name)
-		fmt.Fprintf(stdout, "  API key:                %s\n", key)
-		fmt.Fprintf(stdout, "  console, signed in:     %s/console#key=%s\n", base, key)
-		fmt.Fprintf(stdout, "  playground, signed in:  %s/playground#key=%s\n", base, key)
-	}
-	if mailbox != nil {
-		fmt.Fprintf(stdout, "  mailbox (mail it sent): %s/dev/mail\n", base)
-	}
-	fmt.Fprintf(stdout, "  GraphQL:                %s/graphql\n", base)
-	fmt.Fprintf(stdout, "  playground:             %s/playground\n", base)
-	fmt.Fprintf(stdout, "  admin console:          %s/console\n", base)
-	fmt.Fprintf(stdout, "  member sign-in:         %s%s\n", base, signin.Path)
-	fmt.Fprintf(stdout, "memberbind listening on %s\n", localURL(ln.Addr()))
-
-	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWorker()
-	waitWorker, err := startWorker(workerCtx, cfg, smtpURL, base, st, log)
-	if err != nil {
-		return err
-	}
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	var serveErr error
-	select {
-	case err := <-errc:
-		serveErr = fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-		log.Info("shutting down")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			serveErr = fmt.Errorf("shut down: %w", err)
-		}
-	}
-	// Requests are done: nothing more will be queued by this process. The
-	// worker finishes or releases what it holds.
-	stopWorker()
-	if err := waitWorker(); err != nil && serveErr == nil {
-		serveErr = fmt.Errorf("mail worker: %w", err)
-	}
-	return serveErr
+	h = requestid.Middleware(h)
+	return h, nil
 }
 
 // localURL is the URL of a listener as seen from this machine.

@@ -61,6 +61,9 @@ func TestZeroConfigTour(t *testing.T) {
 	if m == nil || !strings.Contains(out, "/playground#key="+m[1]) || !strings.Contains(out, "/dev/mail") || !strings.Contains(out, "in memory") {
 		t.Fatalf("start-up message lacks the key, the signed-in playground URL, the mailbox or the in-memory warning:\n%s", out)
 	}
+	if !strings.Contains(out, "development mode, loopback only") {
+		t.Errorf("start-up message does not say it is development mode on loopback:\n%s", out)
+	}
 	key := m[1]
 	id := bindMember(t, inst.URL, key, "Alice", "alice@example.com")
 
