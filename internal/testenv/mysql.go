@@ -123,6 +123,18 @@ func skipEmbedded(t testing.TB, needs string) {
 // parallel with each other.
 func MySQL(t testing.TB) string {
 	t.Helper()
+	return MySQLCharset(t, "")
+}
+
+// MySQLCharset is MySQL with a database whose default character set is
+// charset (such as latin1), as on a server configured with it; "" is the
+// server's default.
+func MySQLCharset(t testing.TB, charset string) string {
+	t.Helper()
+	create := "CREATE DATABASE %s"
+	if charset != "" {
+		create += " DEFAULT CHARACTER SET " + charset
+	}
 	cfg, err := server()
 	if err != nil {
 		t.Fatalf("test database: %v", err)
@@ -136,8 +148,25 @@ func MySQL(t testing.TB) string {
 			t.Fatalf("start an embedded database: %v", err)
 		}
 		t.Cleanup(func() { db.Close() })
-		return db.DSN()
+		if charset == "" {
+			return db.DSN()
+		}
+		cfg, err := driver.ParseDSN(db.DSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return createDatabase(t, cfg, create)
 	}
+	return createDatabase(t, cfg, create)
+}
+
+// createDatabase creates a database with a fresh name on the server of
+// cfg by the statement create (its %s is the name), drops it when t ends,
+// and returns its DSN.
+func createDatabase(t testing.TB, cfg *driver.Config, create string) string {
+	t.Helper()
+	cfg = cfg.Clone()
+	cfg.DBName = ""
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "mbtest_" + hex.EncodeToString(b)
@@ -145,7 +174,7 @@ func MySQL(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+	if _, err := admin.Exec(fmt.Sprintf(create, name)); err != nil {
 		admin.Close()
 		t.Fatalf("create test database: %v", err)
 	}
