@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"memberbind/internal/member"
 	"memberbind/internal/testenv"
 )
 
@@ -179,6 +180,17 @@ func TestRequestTimeout(t *testing.T) {
 	e := errs[0].(map[string]any)
 	if code := e["extensions"].(map[string]any)["code"]; code != "TIMEOUT" || !strings.Contains(e["message"].(string), "did not finish in time") {
 		t.Errorf("with the database silent: error %v", e)
+	}
+
+	// The activation page, too, ends at the deadline, and says to come back.
+	res, err := client.Get(inst.URL + "/activate?token=" + strings.Repeat("A", member.TokenLength))
+	if err != nil {
+		t.Fatalf("activation page with the database silent: %v", err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(page), "again in a few minutes") {
+		t.Errorf("activation page with the database silent: %d\n%s", res.StatusCode, page)
 	}
 
 	proxy.Resume()

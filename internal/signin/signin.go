@@ -609,10 +609,15 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, what, why strin
 	h.problem(w, r, http.StatusForbidden, 0)
 }
 
-// internal logs an internal error and answers the bare 500 page.
+// internal logs an internal error and answers the bare 500 page; 503 when
+// the database did not answer within the request's deadline.
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	h.log.ErrorContext(r.Context(), what, "method", r.Method, "path", r.URL.Path, "outcome", "error", "err", err)
-	h.problem(w, r, http.StatusInternalServerError, 0)
+	status := http.StatusInternalServerError
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+		status = http.StatusServiceUnavailable
+	}
+	h.log.ErrorContext(r.Context(), what, "method", r.Method, "path", r.URL.Path, "outcome", "error", "status", status, "err", err)
+	h.problem(w, r, status, 0)
 }
 
 // redirect answers 303 See Other to a path of this service.
