@@ -16,13 +16,15 @@ import (
 
 	"memberbind/graph"
 	"memberbind/internal/landing"
+	"memberbind/internal/middleware"
 	"memberbind/internal/mysql"
 	"memberbind/internal/requestid"
 )
 
 // inProcess is memberbind's HTTP server as cmd/memberbind wires it (the
 // GraphQL handler at /graphql and the landing pages at /activate, behind
-// the request-id middleware, with the same server timeouts), over a
+// the request-id and request-deadline middleware, with the same server
+// timeouts), over a
 // mysql.Store, on a loopback port of this process. Logs are formatted as
 // the real server formats them, then discarded.
 type inProcess struct {
@@ -35,6 +37,9 @@ func benchLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// requestTimeout is memberbind's default MEMBERBIND_REQUEST_TIMEOUT.
+const requestTimeout = 10 * time.Second
+
 func startInProcess(st *mysql.Store) (*inProcess, error) {
 	log := benchLogger()
 	mux := http.NewServeMux()
@@ -45,7 +50,7 @@ func startInProcess(st *mysql.Store) (*inProcess, error) {
 		return nil, err
 	}
 	srv := &http.Server{
-		Handler:           requestid.Middleware(mux),
+		Handler:           requestid.Middleware(middleware.Timeout(requestTimeout)(mux)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
