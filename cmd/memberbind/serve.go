@@ -81,15 +81,7 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := httpServer(cfg, handler, log)
 	if dev {
 		if err := printDevBanner(ctx, st, publicURL, ln.Addr(), stdout); err != nil {
 			return err
@@ -129,6 +121,22 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		serveErr = fmt.Errorf("mail worker: %w", err)
 	}
 	return serveErr
+}
+
+// httpServer is the public listener's server: every phase of a request
+// bounded, so that slow clients cannot hold connections.
+func httpServer(cfg config, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Past the request's deadline, so that a handler can still say
+		// it ran out of time.
+		WriteTimeout:   max(60*time.Second, cfg.RequestTimeout+10*time.Second),
+		IdleTimeout:    120 * time.Second,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // listenerKey carries a listener that serve uses instead of opening
