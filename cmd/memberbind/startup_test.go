@@ -141,9 +141,9 @@ func TestRequestTimeout(t *testing.T) {
 	t.Parallel()
 	dsn := testenv.MySQL(t)
 	key := orgCreate(t, dsn, "Acme")
-	proxy, proxied := testenv.ProxyMySQL(t, dsn)
+	proxy := testenv.NewFaultProxy(t, dsn)
 	inst := serveFor(t, map[string]string{
-		envDatabaseDSN:    proxied,
+		envDatabaseDSN:    proxy.DSN(),
 		envSMTPURL:        "smtp://127.0.0.1:1?tls=none",
 		envRequestTimeout: "2s",
 	})

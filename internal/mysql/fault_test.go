@@ -16,8 +16,8 @@ import (
 // answers again, or after its connections were cut, the same store works.
 func TestSilentDatabase(t *testing.T) {
 	t.Parallel()
-	proxy, dsn := testenv.ProxyMySQL(t, testenv.MySQL(t))
-	st := testenv.StoreAt(t, dsn, mysql.Options{})
+	proxy := testenv.NewFaultProxy(t, testenv.MySQL(t))
+	st := testenv.StoreAt(t, proxy.DSN(), mysql.Options{})
 	ctx := context.Background()
 	org, _, err := st.CreateOrganization(ctx, "Acme", "en")
 	if err != nil {

@@ -17,6 +17,10 @@ import (
 // a cut from outside. It reads the statements the client sends (the MySQL
 // protocol's COM_QUERY and COM_STMT_PREPARE packets) and passes everything
 // else through untouched.
+//
+// It also makes the server fall silent (Stall), as a hung host or a
+// network that drops packets does: connections stay open and nothing
+// comes back, until Resume.
 type FaultProxy struct {
 	t      testing.TB
 	l      net.Listener
@@ -25,6 +29,7 @@ type FaultProxy struct {
 	cuts   atomic.Int64
 
 	mu    sync.Mutex
+	gate  chan struct{} // closed while bytes flow (see Stall)
 	rule  *CutRule
 	conns map[*proxyConn]bool
 	wg    sync.WaitGroup
@@ -60,7 +65,9 @@ func NewFaultProxy(t testing.TB, dsn string) *FaultProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &FaultProxy{t: t, l: l, target: cfg.Addr, conns: map[*proxyConn]bool{}}
+	flowing := make(chan struct{})
+	close(flowing)
+	p := &FaultProxy{t: t, l: l, target: cfg.Addr, gate: flowing, conns: map[*proxyConn]bool{}}
 	cfg.Addr = l.Addr().String()
 	p.dsn = cfg.FormatDSN()
 	p.wg.Add(1)
@@ -81,6 +88,29 @@ func (p *FaultProxy) CutAt(r CutRule) {
 
 // Cuts is how many connections a rule has cut so far.
 func (p *FaultProxy) Cuts() int { return int(p.cuts.Load()) }
+
+// Stall stops forwarding in both directions: what either side sends is
+// held, and every connection, new ones too, stays open, until Resume.
+func (p *FaultProxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.gate:
+		p.gate = make(chan struct{})
+	default: // stalled already
+	}
+}
+
+// Resume forwards again after Stall, starting with what was held.
+func (p *FaultProxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.gate:
+	default:
+		close(p.gate)
+	}
+}
 
 // Cut cuts every open connection at once, as a network failure would.
 func (p *FaultProxy) Cut() {
@@ -103,7 +133,7 @@ func (p *FaultProxy) accept() {
 			client.Close()
 			continue
 		}
-		c := &proxyConn{p: p, client: client, server: server}
+		c := &proxyConn{p: p, client: client, server: server, closed: make(chan struct{})}
 		p.mu.Lock()
 		p.conns[c] = true
 		p.mu.Unlock()
@@ -142,13 +172,29 @@ type proxyConn struct {
 	armed          bool        // only fromClient uses it
 	dropAnswer     atomic.Bool // cut as the server's next bytes arrive
 	once           sync.Once
+	closed         chan struct{}
 }
 
 func (c *proxyConn) close() {
 	c.once.Do(func() {
+		close(c.closed)
 		c.client.Close()
 		c.server.Close()
 	})
+}
+
+// flowing waits while the proxy is stalled; false if the connection was
+// closed meanwhile.
+func (c *proxyConn) flowing() bool {
+	c.p.mu.Lock()
+	gate := c.p.gate
+	c.p.mu.Unlock()
+	select {
+	case <-gate:
+		return true
+	case <-c.closed:
+		return false
+	}
 }
 
 // MySQL command bytes that carry a statement's text.
@@ -185,6 +231,9 @@ func (c *proxyConn) fromClient() {
 				c.dropAnswer.Store(true)
 			}
 		}
+		if !c.flowing() {
+			return
+		}
 		if _, err := c.server.Write(append(header, payload...)); err != nil {
 			return
 		}
@@ -201,6 +250,9 @@ func (c *proxyConn) fromServer() {
 		if n > 0 {
 			if c.dropAnswer.Load() {
 				return // the server answered; the client never hears it
+			}
+			if !c.flowing() {
+				return
 			}
 			if _, werr := c.client.Write(buf[:n]); werr != nil {
 				return
