@@ -80,8 +80,12 @@ func (s *Store) ResendActivationLink(ctx context.Context, orgID int64, actor mem
 		if m.Binding == nil {
 			return member.DecideResend(m, nil, s.policy)
 		}
+		// A locking read: it sees every send committed before the
+		// binding's lock was granted. A plain read sees the transaction's
+		// snapshot, which on TiDB is taken at its start, before the lock
+		// wait, so concurrent resends all passed the cap there.
 		var sends []time.Time
-		if err := tx.SelectContext(ctx, &sends, `SELECT created_at FROM activation_links WHERE binding_id = ?`, m.Binding.ID); err != nil {
+		if err := tx.SelectContext(ctx, &sends, `SELECT created_at FROM activation_links WHERE binding_id = ? FOR UPDATE`, m.Binding.ID); err != nil {
 			return fmt.Errorf("read link sends: %w", err)
 		}
 		if derr := member.DecideResend(m, sends, s.policy); derr != nil {
