@@ -97,12 +97,31 @@ func NormalizeDSN(dsn string) (string, error) {
 	return cfg.FormatDSN(), nil
 }
 
-// Open connects to the database at dsn and checks that it answers.
+// Open connects to the database at dsn and checks that it answers. On a
+// Galera node it sets what read-your-writes across nodes needs on every
+// connection (see readYourWrites).
 func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	dsn, err := NormalizeDSN(dsn)
 	if err != nil {
 		return nil, err
 	}
+	db, err := open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	tuned, changed, err := readYourWrites(ctx, db, dsn)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if !changed {
+		return db, nil
+	}
+	db.Close()
+	return open(ctx, tuned)
+}
+
+func open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	db, err := sqlx.Open("mysql", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)

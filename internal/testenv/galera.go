@@ -1,0 +1,74 @@
+package testenv
+
+import (
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	driver "github.com/go-sql-driver/mysql"
+)
+
+// EnvGaleraDSNs names the variable that points the multi-node tests at a
+// Galera cluster: the DSNs of its nodes, comma-separated, each with a user
+// that may create and drop databases. scripts/galera.sh starts one and
+// prints the value (`scripts/galera.sh dsns`).
+const EnvGaleraDSNs = "MEMBERBIND_GALERA_DSNS"
+
+// Galera creates a fresh database on the Galera cluster that EnvGaleraDSNs
+// names, drops it when t ends, and returns its DSN through each node, in
+// the variable's order. It skips t, saying how to run it, when the
+// variable is not set; a cluster that is named but does not answer fails
+// t.
+func Galera(t testing.TB) []string {
+	t.Helper()
+	v := os.Getenv(EnvGaleraDSNs)
+	if v == "" {
+		t.Skipf("needs a Galera cluster: start one with `scripts/galera.sh start` and run with %s=$(scripts/galera.sh dsns)", EnvGaleraDSNs)
+	}
+	var cfgs []*driver.Config
+	for _, dsn := range strings.Split(v, ",") {
+		cfg, err := driver.ParseDSN(strings.TrimSpace(dsn))
+		if err != nil {
+			t.Fatalf("%s: %v", EnvGaleraDSNs, err)
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	if len(cfgs) < 2 {
+		t.Fatalf("%s names %d node; the multi-node tests need at least 2", EnvGaleraDSNs, len(cfgs))
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "mbtest_" + hex.EncodeToString(b)
+	admin := cfgs[0].Clone()
+	admin.DBName = ""
+	db, err := sql.Open("mysql", admin.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on string
+	if err := db.QueryRow("SELECT @@wsrep_on").Scan(&on); err != nil || on != "1" {
+		db.Close()
+		t.Fatalf("%s: node %s is not a Galera node (wsrep_on %q, %v)", EnvGaleraDSNs, admin.Addr, on, err)
+	}
+	// DDL replicates to every node before it returns (total order).
+	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
+		db.Close()
+		t.Fatalf("create test database on %s: %v", admin.Addr, err)
+	}
+	t.Cleanup(func() {
+		defer db.Close()
+		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	dsns := make([]string, len(cfgs))
+	for i, cfg := range cfgs {
+		c := cfg.Clone()
+		c.DBName = name
+		dsns[i] = c.FormatDSN()
+	}
+	return dsns
+}
