@@ -166,6 +166,27 @@ func TestGaleraRules(t *testing.T) {
 			t.Errorf("%d concurrent resends accepted, want %d", won, want)
 		}
 	})
+
+	t.Run("sign-in link cap", func(t *testing.T) {
+		m := testenv.Bind(t, stores[0], org.ID, "Sig", "sig@example.com")
+		tok := testenv.Deliver(t, stores[0], clock.Now())[member.OutboxActivation][m.ID]
+		if len(tok) != 1 {
+			t.Fatalf("%d activation mails", len(tok))
+		}
+		if _, err := stores[0].Activate(ctx, tok[0]); err != nil {
+			t.Fatal(err)
+		}
+		p := member.DefaultSignInPolicy()
+		p.MaxLiveLinks = 2
+		for i, err := range race(n, func(i int) error { return node(i).RequestSignIn(ctx, "sig@example.com", p) }) {
+			if err != nil {
+				t.Errorf("request %d: %v", i, err)
+			}
+		}
+		if c := testenv.Count(t, stores[0].DB(), "signin_links", "member_id = ?", m.ID); c != p.MaxLiveLinks {
+			t.Errorf("%d live sign-in links after %d concurrent requests through %d nodes, want the bound of %d", c, n, len(stores), p.MaxLiveLinks)
+		}
+	})
 }
 
 // TestOpenOutsideGalera: on a server that is not a Galera node Open sets
