@@ -105,10 +105,47 @@ func RequireRowLocks(t testing.TB) {
 }
 
 // RequireOptimizer skips a test that reads MySQL's query plans (EXPLAIN),
-// which the embedded engine, planning its own way, does not give.
+// which the embedded engine and TiDB, planning their own way, do not give.
 func RequireOptimizer(t testing.TB) {
 	t.Helper()
 	skipEmbedded(t, "MySQL's or MariaDB's optimizer; the embedded engine plans its own way")
+	skipTiDB(t, "MySQL's or MariaDB's optimizer: TiDB's EXPLAIN has other columns and operators")
+}
+
+// RequireStatusCounters skips a test that reads MySQL's session status
+// counters (SHOW SESSION STATUS LIKE 'Questions'), which TiDB does not
+// keep.
+func RequireStatusCounters(t testing.TB) {
+	t.Helper()
+	skipTiDB(t, "MySQL's or MariaDB's session status counters (Questions); TiDB does not keep them")
+}
+
+// tidb is set when the test server is TiDB.
+var (
+	tidbOnce sync.Once
+	tidb     bool
+)
+
+func skipTiDB(t testing.TB, needs string) {
+	t.Helper()
+	cfg, err := server()
+	if err != nil || embedded {
+		return
+	}
+	tidbOnce.Do(func() {
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		var v string
+		if db.QueryRow("SELECT VERSION()").Scan(&v) == nil {
+			tidb = strings.Contains(strings.ToLower(v), "tidb")
+		}
+	})
+	if tidb {
+		t.Skipf("needs %s; the test server (%s) is TiDB. docs/engines.md says what runs where", needs, EnvDSN)
+	}
 }
 
 func skipEmbedded(t testing.TB, needs string) {
