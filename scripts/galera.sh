@@ -81,6 +81,10 @@ bind-address=127.0.0.1
 skip-name-resolve
 max_connections=500
 innodb_buffer_pool_size=128M
+# What Debian's own MariaDB configuration sets (50-server.cnf), which
+# mariadb-install-db --no-defaults does not read.
+character-set-server=utf8mb4
+collation-server=utf8mb4_general_ci
 # Every write is on three nodes; one fsync per commit on each buys a
 # test cluster nothing.
 innodb_flush_log_at_trx_commit=2
