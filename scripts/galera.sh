@@ -17,7 +17,8 @@
 # it must be a directory the mysql user can reach. Node N (1..3) listens on
 # MySQL port BASE+N-1 (BASE = $MEMBERBIND_GALERA_PORT, default 3307), on
 # group port 4567+10(N-1), IST port 4568+10(N-1) and state-transfer port
-# 4444+10(N-1). Root connects over TCP from 127.0.0.1 without a password,
+# 4444+10(N-1), each moved by 100(BASE-3307), so that a second cluster on
+# another BASE does not collide. Root connects over TCP from 127.0.0.1 without a password,
 # as on the machine's own MariaDB: this cluster is for tests only.
 set -euo pipefail
 
@@ -29,11 +30,13 @@ nodes=(1 2 3)
 die() { echo "galera.sh: $*" >&2; exit 1; }
 
 case "$base" in '' | *[!0-9]*) die "MEMBERBIND_GALERA_PORT=$base is not a port number" ;; esac
+[ "$base" -ge 3307 ] && [ "$base" -le 3500 ] || die "MEMBERBIND_GALERA_PORT=$base: give a port from 3307 to 3500 (the cluster's other ports follow from it)"
 
+shift=$(((base - 3307) * 100))
 port() { echo $((base + $1 - 1)); }
-gport() { echo $((4567 + 10 * ($1 - 1))); }
-istport() { echo $((4568 + 10 * ($1 - 1))); }
-sstport() { echo $((4444 + 10 * ($1 - 1))); }
+gport() { echo $((shift + 4567 + 10 * ($1 - 1))); }
+istport() { echo $((shift + 4568 + 10 * ($1 - 1))); }
+sstport() { echo $((shift + 4444 + 10 * ($1 - 1))); }
 sock() { echo "$dir/node$1/mysqld.sock"; }
 sql() { # sql NODE STATEMENT: run as root over the node's socket.
   mariadb --no-defaults -uroot -S "$(sock "$1")" -N -B -e "$2"
