@@ -26,12 +26,15 @@
 //     read, bind, mail and activate load.
 //  7. queries: SQL statements per members page of 10, 50 and 100, also
 //     with each member's events.
+//  8. scale: bind and mail throughput of 1, 2 and 3 instances of the real
+//     binary on one database, and of one per node of a Galera cluster
+//     (-galera), with each process's CPU and the machine's.
 //
 // Figures 1 to 5 and 7 run memberbind in this process (the handlers
 // cmd/memberbind mounts, over a mysql.Store), so that -cpuprofile sees
 // server and floor alike and each figure can switch the mail worker on or
-// off; figure 6 runs the real binary, since only a process of its own has
-// an RSS of its own.
+// off; figures 6 and 8 run the real binary, since only a process of its
+// own has an RSS of its own, and several instances are several processes.
 package main
 
 import (
@@ -64,7 +67,7 @@ func main() {
 }
 
 // figures names the figures, in the order they run.
-var figures = []string{"read", "queries", "depth", "bind", "activate", "mail", "memory"}
+var figures = []string{"read", "queries", "depth", "bind", "activate", "mail", "memory", "scale"}
 
 // config is the command line.
 type config struct {
@@ -91,6 +94,7 @@ type config struct {
 	MailConns      int
 	LatencySamples int
 	MemDuration    time.Duration
+	Galera         []string
 }
 
 // quickSizes are the sizes of -quick, where a flag does not say otherwise.
@@ -131,6 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.MailConns, "mail-concurrency", 4, "SMTP connections of the mail worker and its floor (memberbind's default MEMBERBIND_MAIL_CONCURRENCY)")
 	fs.IntVar(&c.LatencySamples, "latency-samples", 200, "binds the bind-to-accepted latency is timed over")
 	fs.DurationVar(&c.MemDuration, "mem-duration", 10*time.Second, "how long each load on the real binary runs in the memory figure")
+	galera := fs.String("galera", "", "the DSNs of a Galera cluster's nodes, comma-separated (scripts/galera.sh dsns): the scale figure runs one instance on each too")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -150,6 +155,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		if !set["o"] {
 			c.Out = ""
 		}
+	}
+	if *galera != "" {
+		c.Galera = strings.Split(*galera, ",")
 	}
 	if *only != "" {
 		for _, f := range strings.Split(*only, ",") {
@@ -233,7 +241,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	b.rep.Command = strings.TrimSpace(b.rep.Command)
 	b.sizes()
 
-	if cfg.runs("mail") || cfg.runs("memory") {
+	if cfg.runs("mail") || cfg.runs("memory") || cfg.runs("scale") {
 		bin, err := findMailpit(cfg.Mailpit, getenv)
 		if err != nil {
 			return err
@@ -254,6 +262,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		{"bind", b.bindAndActivate},
 		{"mail", b.mail},
 		{"memory", b.memory},
+		{"scale", b.scale},
 	}
 	var failed []string
 	for _, s := range steps {
