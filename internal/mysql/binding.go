@@ -85,7 +85,7 @@ func (s *Store) ResendActivationLink(ctx context.Context, orgID int64, actor mem
 		// snapshot, which on TiDB is taken at its start, before the lock
 		// wait, so concurrent resends all passed the cap there.
 		var sends []time.Time
-		if err := tx.SelectContext(ctx, &sends, `SELECT created_at FROM activation_links WHERE binding_id = ? FOR UPDATE`, m.Binding.ID); err != nil {
+		if err := tx.SelectContext(ctx, &sends, `SELECT created_at FROM activation_links WHERE binding_id = ? AND org_id = ? FOR UPDATE`, m.Binding.ID, m.OrgID); err != nil {
 			return fmt.Errorf("read link sends: %w", err)
 		}
 		if derr := member.DecideResend(m, sends, s.policy); derr != nil {

@@ -56,7 +56,7 @@ func (s *Store) RequestSignIn(ctx context.Context, email string, p member.SignIn
 		m := row.member(now)
 		var live int
 		if err := tx.GetContext(ctx, &live, `
-			SELECT COUNT(*) FROM signin_links WHERE member_id = ? AND used_at IS NULL AND expires_at > ? FOR UPDATE`, m.ID, now); err != nil {
+			SELECT COUNT(*) FROM signin_links WHERE member_id = ? AND org_id = ? AND used_at IS NULL AND expires_at > ? FOR UPDATE`, m.ID, m.OrgID, now); err != nil {
 			return fmt.Errorf("count live sign-in links: %w", err)
 		}
 		if !member.DecideSignInLink(m, key, live, p) {
@@ -67,7 +67,7 @@ func (s *Store) RequestSignIn(ctx context.Context, email string, p member.SignIn
 		}
 		// The cap holds by the member's lock; on Galera, where locks do
 		// not cross nodes, by this write (migration 0008).
-		if _, err := tx.ExecContext(ctx, `UPDATE members SET signin_links_issued = signin_links_issued + 1 WHERE id = ?`, m.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET signin_links_issued = signin_links_issued + 1 WHERE id = ? AND org_id = ?`, m.ID, m.OrgID); err != nil {
 			return fmt.Errorf("count sign-in link of member %d: %w", m.ID, err)
 		}
 		queued = true
