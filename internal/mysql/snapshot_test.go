@@ -25,7 +25,27 @@ import (
 // must count locked rows to hold on such an engine.
 func earlySnapshotStore(t *testing.T, o mysql.Options) *mysql.Store {
 	t.Helper()
-	dsn, err := mysql.NormalizeDSN(testenv.MySQL(t))
+	db := wrappedDB(t, testenv.MySQL(t), connHooks{snapshotAtBegin: true})
+	if err := mysql.Migrate(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	return mysql.New(db, o)
+}
+
+// connHooks change what a wrappedDB's connections do, to make MariaDB
+// behave as another engine or a proxy in front of one would.
+type connHooks struct {
+	// snapshotAtBegin begins every transaction WITH CONSISTENT SNAPSHOT.
+	snapshotAtBegin bool
+	// rewrite, when set, changes every statement before it is sent.
+	rewrite func(query string) string
+}
+
+// wrappedDB opens dsn (normalized as mysql.Open does) through go-sql-driver
+// with hooks on every connection. It is closed when t ends.
+func wrappedDB(t *testing.T, dsn string, hooks connHooks) *sqlx.DB {
+	t.Helper()
+	dsn, err := mysql.NormalizeDSN(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,29 +57,35 @@ func earlySnapshotStore(t *testing.T, o mysql.Options) *mysql.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db := sqlx.NewDb(sql.OpenDB(earlySnapshotConnector{connector}), "mysql")
+	db := sqlx.NewDb(sql.OpenDB(hookedConnector{connector, hooks}), "mysql")
 	t.Cleanup(func() { db.Close() })
-	if err := mysql.Migrate(context.Background(), db, slog.New(slog.DiscardHandler)); err != nil {
-		t.Fatal(err)
-	}
-	return mysql.New(db, o)
+	return db
 }
 
-type earlySnapshotConnector struct{ driver.Connector }
+type hookedConnector struct {
+	driver.Connector
+	hooks connHooks
+}
 
-func (c earlySnapshotConnector) Connect(ctx context.Context) (driver.Conn, error) {
+func (c hookedConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &earlySnapshotConn{conn}, nil
+	return &hookedConn{conn, c.hooks}, nil
 }
 
-// earlySnapshotConn begins every transaction WITH CONSISTENT SNAPSHOT and
-// passes everything else to go-sql-driver's connection.
-type earlySnapshotConn struct{ driver.Conn }
+// hookedConn passes everything to go-sql-driver's connection, through its
+// hooks.
+type hookedConn struct {
+	driver.Conn
+	hooks connHooks
+}
 
-func (c *earlySnapshotConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+func (c *hookedConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if !c.hooks.snapshotAtBegin {
+		return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+	}
 	if opts.Isolation != driver.IsolationLevel(sql.LevelDefault) {
 		level := strings.ToUpper(sql.IsolationLevel(opts.Isolation).String())
 		if _, err := c.ExecContext(ctx, "SET TRANSACTION ISOLATION LEVEL "+level, nil); err != nil {
@@ -69,43 +95,50 @@ func (c *earlySnapshotConn) BeginTx(ctx context.Context, opts driver.TxOptions) 
 	if _, err := c.ExecContext(ctx, "START TRANSACTION WITH CONSISTENT SNAPSHOT", nil); err != nil {
 		return nil, err
 	}
-	return earlySnapshotTx{c}, nil
+	return snapshotTx{c}, nil
 }
 
-func (c *earlySnapshotConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+func (c *hookedConn) query(q string) string {
+	if c.hooks.rewrite == nil {
+		return q
+	}
+	return c.hooks.rewrite(q)
 }
 
-func (c *earlySnapshotConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+func (c *hookedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, c.query(query), args)
 }
 
-func (c *earlySnapshotConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+func (c *hookedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, c.query(query), args)
 }
 
-func (c *earlySnapshotConn) Ping(ctx context.Context) error {
+func (c *hookedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, c.query(query))
+}
+
+func (c *hookedConn) Ping(ctx context.Context) error {
 	return c.Conn.(driver.Pinger).Ping(ctx)
 }
 
-func (c *earlySnapshotConn) ResetSession(ctx context.Context) error {
+func (c *hookedConn) ResetSession(ctx context.Context) error {
 	return c.Conn.(driver.SessionResetter).ResetSession(ctx)
 }
 
-func (c *earlySnapshotConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
+func (c *hookedConn) IsValid() bool { return c.Conn.(driver.Validator).IsValid() }
 
-func (c *earlySnapshotConn) CheckNamedValue(nv *driver.NamedValue) error {
+func (c *hookedConn) CheckNamedValue(nv *driver.NamedValue) error {
 	return c.Conn.(driver.NamedValueChecker).CheckNamedValue(nv)
 }
 
-type earlySnapshotTx struct{ c *earlySnapshotConn }
+type snapshotTx struct{ c *hookedConn }
 
-func (tx earlySnapshotTx) Commit() error {
+func (tx snapshotTx) Commit() error {
 	_, err := tx.c.ExecContext(context.Background(), "COMMIT", nil)
 	return err
 }
 
-func (tx earlySnapshotTx) Rollback() error {
+func (tx snapshotTx) Rollback() error {
 	_, err := tx.c.ExecContext(context.Background(), "ROLLBACK", nil)
 	return err
 }

@@ -53,10 +53,28 @@ func Galera(t testing.TB) []string {
 		db.Close()
 		t.Fatalf("%s: node %s is not a Galera node (wsrep_on %q, %v)", EnvGaleraDSNs, admin.Addr, on, err)
 	}
-	// DDL replicates to every node before it returns (total order).
 	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
 		db.Close()
 		t.Fatalf("create test database on %s: %v", admin.Addr, err)
+	}
+	// The other nodes apply the DDL a moment later, and a connection that
+	// names the database in its handshake waits for nothing: ask each node
+	// with wsrep_sync_wait, which makes it apply what the cluster
+	// committed first.
+	for _, cfg := range cfgs[1:] {
+		c := cfg.Clone()
+		c.DBName = ""
+		c.Params = map[string]string{"wsrep_sync_wait": "1"}
+		node, err := sql.Open("mysql", c.FormatDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		err = node.QueryRow("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?", name).Scan(&n)
+		node.Close()
+		if err != nil || n != 1 {
+			t.Fatalf("node %s does not have the test database %s (%d, %v)", c.Addr, name, n, err)
+		}
 	}
 	t.Cleanup(func() {
 		defer db.Close()
