@@ -5,18 +5,21 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 	"github.com/pressly/goose/v3/lock"
 
 	"memberbind/migrations"
 )
 
 // Migrate applies every migration not applied yet. Several instances may
-// start at once: goose's table lock lets one migrate while the others wait,
-// then find nothing left to do.
+// start at once: a lease on a row (migrationLock) lets one migrate while
+// the others wait, then find nothing left to do. Applying them reads
+// nothing from information_schema, which a proxy such as Vitess's vtgate
+// answers for another schema (CheckCharset does read it, and there finds
+// no table to fault).
 func Migrate(ctx context.Context, db *sqlx.DB, log *slog.Logger) error {
 	p, err := provider(db, !serialOnly(ctx, db))
 	if err != nil {
@@ -34,7 +37,8 @@ func Migrate(ctx context.Context, db *sqlx.DB, log *slog.Logger) error {
 
 // gooseTables are goose's own bookkeeping tables, which hold no text of
 // memberbind's and are made by goose with the database's default at the
-// time.
+// time: the version table, and the lock table of goose's locker, which
+// databases migrated before migrationLock keep.
 var gooseTables = []string{goose.DefaultTablename, lock.DefaultLockTableName}
 
 // CheckCharset reports an error naming the first table of the database
@@ -95,22 +99,19 @@ func CheckSchema(ctx context.Context, db *sqlx.DB) error {
 }
 
 func provider(db *sqlx.DB, locked bool) (*goose.Provider, error) {
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	store, err := database.NewStore(database.DialectMySQL, goose.DefaultTablename)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithStore(versionStore{store})}
 	// The lock keeps instances that start together from migrating at
 	// once. An engine on one connection (the embedded one, which only
 	// its own process uses) cannot take it: goose would wait for a
 	// second connection while holding the first.
 	if locked {
-		locker, err := lock.NewMySQLTableLocker(
-			lock.WithTableLockTimeout(250*time.Millisecond, 2400), // up to 10 minutes
-			lock.WithTableLeaseDuration(30*time.Second),
-		)
-		if err != nil {
-			return nil, fmt.Errorf("migration lock: %w", err)
-		}
-		opts = append(opts, goose.WithLocker(locker))
+		opts = append(opts, goose.WithLocker(newMigrationLock()))
 	}
-	p, err := goose.NewProvider(goose.DialectMySQL, db.DB, migrations.FS, opts...)
+	p, err := goose.NewProvider(goose.DialectCustom, db.DB, migrations.FS, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
