@@ -133,7 +133,7 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 
 	// Keys are per API key.
-	second, err := a.store.CreateAPIKey(context.Background(), a.orgID)
+	_, second, err := a.store.CreateAPIKey(context.Background(), a.orgID, "second")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 // gqlgen.yml, or graph's TestEnumsAreTheDomains fails.
 type Code string
 
-// The error codes of DESIGN.md §1 and §2.
+// The error codes of DESIGN.md §1, §2 and §9.
 const (
 	CodeMemberNotFound           Code = "MEMBER_NOT_FOUND"
 	CodeInvitedMember            Code = "INVITED_MEMBER"
@@ -29,6 +29,11 @@ const (
 	CodeResendLimitReached       Code = "RESEND_LIMIT_REACHED"
 	CodeLinkExpired              Code = "LINK_EXPIRED"
 	CodeNotRemovable             Code = "NOT_REMOVABLE"
+	// CodeAPIKeyNotFound: the organization has no API key with that id.
+	CodeAPIKeyNotFound Code = "API_KEY_NOT_FOUND"
+	// CodeLastAPIKey: the key is the organization's last unrevoked one
+	// (DESIGN.md §9).
+	CodeLastAPIKey Code = "LAST_API_KEY"
 )
 
 // Error is a business failure: a decision of the domain rules that a client

@@ -63,6 +63,7 @@ type Service interface {
 	// ErrUnauthenticated.
 	Authenticate(ctx context.Context, apiKey string) (*Caller, error)
 	Organization(ctx context.Context, orgID int64) (*Organization, error)
+	APIKeys
 
 	// Member returns a member of the organization, or an *Error with
 	// CodeMemberNotFound.
