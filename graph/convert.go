@@ -33,11 +33,7 @@ func (r *Resolver) payload(ctx context.Context, orgID, memberID int64, m *member
 	if derr == nil {
 		return p, nil
 	}
-	ue := &model.UserError{Code: derr.Code, Message: derr.Message, RetryAt: derr.RetryAt}
-	if len(derr.Field) > 0 {
-		ue.Field = append([]string{"input"}, derr.Field...)
-	}
-	p.UserErrors = append(p.UserErrors, ue)
+	p.UserErrors = append(p.UserErrors, userError(derr))
 	return p, nil
 }
 

@@ -45,7 +45,8 @@ func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) h
 		values := r.Header.Values(IdempotencyKeyHeader)
 		req, _ := requestOf(ctx)
 		caller := callerOf(ctx)
-		if len(values) == 0 || req == nil || caller == nil || store == nil || !isMutation(req) {
+		doc, op := mutationOf(req)
+		if len(values) == 0 || caller == nil || store == nil || op == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -59,6 +60,11 @@ func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) h
 			return
 		case n > member.MaxIdempotencyKeyLen:
 			writeErrors(w, http.StatusBadRequest, fmt.Sprintf("the Idempotency-Key header is %d characters long; at most %d are allowed", n, member.MaxIdempotencyKeyLen), codeBadRequest)
+			return
+		}
+
+		if f := secretField(doc, op); f != "" {
+			writeErrors(w, http.StatusUnprocessableEntity, f+" cannot be sent with an Idempotency-Key: its answer holds a secret shown once, which memberbind does not keep for a replay. Send it without the header; if an answer was lost, revoke the key it created (organization.apiKeys) and create another", codeIdempotencyKeyNotAllowed)
 			return
 		}
 
@@ -113,13 +119,16 @@ func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) h
 	})
 }
 
-// isMutation reports whether the request's operation is a mutation. A
-// document that does not parse, or names no operation it holds, is not:
-// gqlgen refuses it.
-func isMutation(req *gqlRequest) bool {
+// mutationOf returns the request's document and operation when that is a
+// mutation. A document that does not parse, or names no operation it
+// holds, is not one: gqlgen refuses it.
+func mutationOf(req *gqlRequest) (*ast.QueryDocument, *ast.OperationDefinition) {
+	if req == nil {
+		return nil, nil
+	}
 	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: req.Query}, MaxTokens)
 	if err != nil {
-		return false
+		return nil, nil
 	}
 	var op *ast.OperationDefinition
 	if req.OperationName != "" {
@@ -127,7 +136,50 @@ func isMutation(req *gqlRequest) bool {
 	} else if len(doc.Operations) == 1 {
 		op = doc.Operations[0]
 	}
-	return op != nil && op.Operation == ast.Mutation
+	if op == nil || op.Operation != ast.Mutation {
+		return nil, nil
+	}
+	return doc, op
+}
+
+// secretMutations are the mutations whose answer holds a secret shown
+// once. Their answers are never kept for replay: a kept answer would be
+// the secret in the database for a day, in plain text, which DESIGN.md §6
+// rules out. Keeping it with the secret taken out would replay an answer
+// whose key the client cannot use; executing without keeping it would
+// break the promise that a retry does not execute again. So a request
+// with an Idempotency-Key that selects one is refused before it executes,
+// and says why.
+var secretMutations = map[string]bool{"createApiKey": true}
+
+// secretField returns the name of a mutation of secretMutations that op
+// selects at its root, through fragments too, or "".
+func secretField(doc *ast.QueryDocument, op *ast.OperationDefinition) string {
+	seen := map[string]bool{}
+	var walk func(ast.SelectionSet) string
+	walk = func(set ast.SelectionSet) string {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if secretMutations[s.Name] {
+					return s.Name
+				}
+			case *ast.InlineFragment:
+				if f := walk(s.SelectionSet); f != "" {
+					return f
+				}
+			case *ast.FragmentSpread:
+				if def := doc.Fragments.ForName(s.Name); def != nil && !seen[s.Name] {
+					seen[s.Name] = true
+					if f := walk(def.SelectionSet); f != "" {
+						return f
+					}
+				}
+			}
+		}
+		return ""
+	}
+	return walk(op.SelectionSet)
 }
 
 // fingerprint identifies what a request asks: its query, operation name and

@@ -11,6 +11,11 @@ import (
 	"memberbind/internal/member"
 )
 
+// ID is the resolver for the id field.
+func (r *apiKeyResolver) ID(ctx context.Context, obj *member.APIKey) (string, error) {
+	return model.EncodeID(model.KindAPIKey, obj.ID), nil
+}
+
 // Events is the resolver for the events field.
 func (r *memberResolver) Events(ctx context.Context, obj *model.Member, first *int, after *string) (*model.MemberEventConnection, error) {
 	q, err := pageQuery(first, after, model.KindEventCursor)
@@ -73,6 +78,16 @@ func (r *mutationResolver) RemoveMember(ctx context.Context, input model.MemberI
 	})
 }
 
+// CreateAPIKey is the resolver for the createApiKey field.
+func (r *mutationResolver) CreateAPIKey(ctx context.Context, input model.CreateAPIKeyInput) (*model.CreateAPIKeyPayload, error) {
+	return r.createAPIKey(ctx, input)
+}
+
+// RevokeAPIKey is the resolver for the revokeApiKey field.
+func (r *mutationResolver) RevokeAPIKey(ctx context.Context, input model.RevokeAPIKeyInput) (*model.RevokeAPIKeyPayload, error) {
+	return r.revokeAPIKey(ctx, input)
+}
+
 // ID is the resolver for the id field.
 func (r *organizationResolver) ID(ctx context.Context, obj *member.Organization) (string, error) {
 	return model.EncodeID(model.KindOrganization, obj.ID), nil
@@ -86,6 +101,11 @@ func (r *organizationResolver) Language(ctx context.Context, obj *member.Organiz
 // Policy is the resolver for the policy field.
 func (r *organizationResolver) Policy(ctx context.Context, obj *member.Organization) (*model.Policy, error) {
 	return policy(r.Service.Policy()), nil
+}
+
+// APIKeys is the resolver for the apiKeys field.
+func (r *organizationResolver) APIKeys(ctx context.Context, obj *member.Organization) ([]*member.APIKey, error) {
+	return r.Service.APIKeys(ctx, obj.ID)
 }
 
 // Organization is the resolver for the organization field.
@@ -133,6 +153,9 @@ func (r *queryResolver) Members(ctx context.Context, first *int, after *string, 
 	return conn, nil
 }
 
+// ApiKey returns ApiKeyResolver implementation.
+func (r *Resolver) ApiKey() ApiKeyResolver { return &apiKeyResolver{r} }
+
 // Member returns MemberResolver implementation.
 func (r *Resolver) Member() MemberResolver { return &memberResolver{r} }
 
@@ -146,6 +169,7 @@ func (r *Resolver) Organization() OrganizationResolver { return &organizationRes
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
 type (
+	apiKeyResolver       struct{ *Resolver }
 	memberResolver       struct{ *Resolver }
 	mutationResolver     struct{ *Resolver }
 	organizationResolver struct{ *Resolver }

@@ -224,6 +224,9 @@ const (
 	// listener's request timeout) before the database answered; 503
 	// when that was before the request was authenticated.
 	codeTimeout = "TIMEOUT"
+	// codeIdempotencyKeyNotAllowed: 422, the mutation's answer holds a
+	// secret, which is never kept for a replay (secretMutations).
+	codeIdempotencyKeyNotAllowed = "IDEMPOTENCY_KEY_NOT_ALLOWED"
 )
 
 // timedOut reports whether err is, or came from, the request running past

@@ -39,6 +39,7 @@ func DecodeID(kind, s string) (int64, bool) {
 const (
 	KindMember       = "Member"
 	KindOrganization = "Organization"
+	KindAPIKey       = "ApiKey"
 	KindEvent        = "MemberEvent"
 	KindMemberCursor = "members"
 	KindEventCursor  = "events"

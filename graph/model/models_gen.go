@@ -7,6 +7,19 @@ import (
 	"time"
 )
 
+type CreateAPIKeyInput struct {
+	// What the key is for, e.g. the system that will use it.
+	Name string `json:"name"`
+}
+
+type CreateAPIKeyPayload struct {
+	// The new key; null when it was not created.
+	APIKey *member.APIKey `json:"apiKey,omitempty"`
+	// The key itself, mb_ followed by 43 characters: send it as Authorization: Bearer <secret>. Shown only here.
+	Secret     *string      `json:"secret,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
+}
+
 type CreateMemberInput struct {
 	Name   string  `json:"name"`
 	Remark *string `json:"remark,omitempty"`
@@ -86,6 +99,16 @@ type Query struct {
 type Removal struct {
 	Allowed bool     `json:"allowed"`
 	Reasons []string `json:"reasons"`
+}
+
+type RevokeAPIKeyInput struct {
+	ID string `json:"id"`
+}
+
+type RevokeAPIKeyPayload struct {
+	// The key as it stands after the mutation, or as it stood when it failed (null when there is none).
+	APIKey     *member.APIKey `json:"apiKey,omitempty"`
+	UserErrors []*UserError   `json:"userErrors"`
 }
 
 type SecurityInfoInput struct {
