@@ -19,7 +19,9 @@ type costKey struct{}
 func TestLimitCostHoldsTheBudget(t *testing.T) {
 	t.Parallel()
 	const budget = 100
-	limit := limitCost(budget, func(ctx context.Context) int64 { return ctx.Value(costKey{}).(int64) })
+	// One organization, whose share is the whole budget.
+	limit := limitCost(newFairBudget(budget, budget), func(ctx context.Context) int64 { return ctx.Value(costKey{}).(int64) },
+		func(context.Context) int64 { return 0 })
 	var (
 		mu            sync.Mutex
 		running, most int64

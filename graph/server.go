@@ -17,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"golang.org/x/sync/semaphore"
 
 	"memberbind/graph/model"
 	"memberbind/internal/member"
@@ -51,6 +50,12 @@ type Options struct {
 	// which mostly wait on the database, hardly wait here. Zero means
 	// DefaultCostInFlight.
 	CostInFlight int
+	// CostPerOrganization is how much of CostInFlight the operations of
+	// one organization may hold at once, so that one organization's burst
+	// of big reads leaves the rest of the budget to the others' requests;
+	// an operation dearer than it runs alone of its organization. Zero
+	// means half of CostInFlight; more than CostInFlight means all of it.
+	CostPerOrganization int
 	// Idempotency keeps the answers of mutations sent with an
 	// Idempotency-Key header; nil means the Service's, if it keeps them.
 	Idempotency member.Idempotency
@@ -65,6 +70,13 @@ func DefaultCostInFlight() int { return 2500 * runtime.GOMAXPROCS(0) }
 // NewHandler returns the http.Handler of POST (and GET, for queries)
 // /graphql. Every request must carry its organization's API key.
 func NewHandler(o Options) http.Handler {
+	h, _ := newHandler(o)
+	return h
+}
+
+// newHandler is NewHandler, and the budget its operations share, for
+// tests to watch.
+func newHandler(o Options) (http.Handler, *fairBudget) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -100,27 +112,40 @@ func NewHandler(o Options) http.Handler {
 	if o.CostInFlight <= 0 {
 		o.CostInFlight = DefaultCostInFlight()
 	}
-	srv.AroundResponses(limitCost(int64(o.CostInFlight), operationCost))
+	if o.CostPerOrganization <= 0 {
+		o.CostPerOrganization = o.CostInFlight / 2
+	}
+	budget := newFairBudget(int64(o.CostInFlight), int64(o.CostPerOrganization))
+	srv.AroundResponses(limitCost(budget, operationCost, callerOrg))
 	if o.Idempotency == nil {
 		o.Idempotency, _ = o.Service.(member.Idempotency)
 	}
-	return authenticate(o.Service, o.Logger, checkBody(idempotent(o.Idempotency, o.Logger, srv)))
+	return authenticate(o.Service, o.Logger, checkBody(idempotent(o.Idempotency, o.Logger, srv))), budget
 }
 
 // limitCost executes an operation once its cost, as the complexity limit
-// computed it, fits in what the operations executing leave of budget. A
+// computed it, fits in what the operations executing leave of the budget,
+// and in what those of its organization leave of its share (fairBudget). A
 // request whose client goes away while it waits gets an error nobody
 // reads.
-func limitCost(budget int64, costOf func(context.Context) int64) graphql.ResponseMiddleware {
-	sem := semaphore.NewWeighted(budget)
+func limitCost(b *fairBudget, costOf, orgOf func(context.Context) int64) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		cost := min(max(costOf(ctx), 1), budget)
-		if err := sem.Acquire(ctx, cost); err != nil {
+		org, weight := orgOf(ctx), b.weight(costOf(ctx))
+		if err := b.acquire(ctx, org, weight); err != nil {
 			return graphql.ErrorResponse(ctx, "the request ended while it waited to run")
 		}
-		defer sem.Release(cost)
+		defer b.release(org, weight)
 		return next(ctx)
 	}
+}
+
+// callerOrg is the organization a request speaks for, by id; 0 when none
+// is known.
+func callerOrg(ctx context.Context) int64 {
+	if c := callerOf(ctx); c != nil {
+		return c.Org.ID
+	}
+	return 0
 }
 
 // errInternal stands for any fault that is not the client's.

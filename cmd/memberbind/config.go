@@ -34,6 +34,10 @@ type config struct {
 	// GraphQLCostInFlight bounds the summed complexity of the GraphQL
 	// operations executed at once (graph.Options.CostInFlight).
 	GraphQLCostInFlight int
+	// GraphQLCostPerOrg is how much of GraphQLCostInFlight one
+	// organization's operations may hold at once
+	// (graph.Options.CostPerOrganization); 0: half of it.
+	GraphQLCostPerOrg int
 	// GraphQLIntrospection lets GraphQL clients read the schema
 	// (__schema, __type); the playground needs it.
 	GraphQLIntrospection bool
@@ -66,6 +70,7 @@ const (
 	envSignInTTL       = "MEMBERBIND_SIGNIN_TTL"
 	envTrustedProxies  = "MEMBERBIND_TRUSTED_PROXIES"
 	envGraphQLCost     = "MEMBERBIND_GRAPHQL_COST_IN_FLIGHT"
+	envGraphQLCostOrg  = "MEMBERBIND_GRAPHQL_COST_PER_ORG"
 	envIntrospection   = "MEMBERBIND_GRAPHQL_INTROSPECTION"
 	envRequestTimeout  = "MEMBERBIND_REQUEST_TIMEOUT"
 )
@@ -165,6 +170,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	number(envResendsTotal, &c.Policy.ResendsTotal, 1)
 	number(envMailConcurrency, &c.MailConcurrency, 1)
 	number(envGraphQLCost, &c.GraphQLCostInFlight, 1)
+	number(envGraphQLCostOrg, &c.GraphQLCostPerOrg, 1)
+	if c.GraphQLCostPerOrg > c.GraphQLCostInFlight {
+		errs = append(errs, fmt.Sprintf("%s: %d is more than %s (%d): one organization cannot hold more than the whole budget",
+			envGraphQLCostOrg, c.GraphQLCostPerOrg, envGraphQLCost, c.GraphQLCostInFlight))
+	}
 	if v := strings.TrimSpace(getenv(envIntrospection)); v != "" {
 		on, err := strconv.ParseBool(v)
 		if err != nil {

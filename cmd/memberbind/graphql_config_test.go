@@ -24,6 +24,25 @@ func TestGraphQLCostConfig(t *testing.T) {
 	}
 }
 
+// TestGraphQLCostPerOrgConfig: MEMBERBIND_GRAPHQL_COST_PER_ORG is unset
+// (half the budget) by default, a whole number of at least 1, and no more
+// than the budget; a bad value is named in the error.
+func TestGraphQLCostPerOrgConfig(t *testing.T) {
+	if cfg, err := loadConfig(env(map[string]string{})); err != nil || cfg.GraphQLCostPerOrg != 0 {
+		t.Errorf("default cost per organization %d, %v; want 0 (half the budget)", cfg.GraphQLCostPerOrg, err)
+	}
+	ok := map[string]string{envGraphQLCost: "8000", envGraphQLCostOrg: "6000"}
+	if cfg, err := loadConfig(env(ok)); err != nil || cfg.GraphQLCostPerOrg != 6000 {
+		t.Errorf("%v: %d, %v", ok, cfg.GraphQLCostPerOrg, err)
+	}
+	for _, bad := range []string{"some", "0", "-1", "8001"} {
+		_, err := loadConfig(env(map[string]string{envGraphQLCost: "8000", envGraphQLCostOrg: bad}))
+		if err == nil || !strings.Contains(err.Error(), envGraphQLCostOrg) {
+			t.Errorf("%s=%s: %v, want an error naming it", envGraphQLCostOrg, bad, err)
+		}
+	}
+}
+
 // TestGraphQLIntrospectionConfig: MEMBERBIND_GRAPHQL_INTROSPECTION is on
 // unless set to false; a value that is not a boolean is named in the
 // error.
