@@ -4,6 +4,7 @@
 //	memberbind [serve]            run the service (the default)
 //	memberbind migrate            apply the database migrations
 //	memberbind org create NAME    create an organization; prints its API key last
+//	memberbind key create|list|revoke  manage an organization's API keys
 //	memberbind worker             deliver mail only
 //
 // Configuration is by environment; see DESIGN.md §5 and the README.
@@ -46,6 +47,9 @@ const usage = `usage:
   memberbind [serve]                      run the service
   memberbind migrate                      apply the database migrations
   memberbind org create NAME [--lang L]   create an organization (L: en or zh-CN); prints its API key last
+  memberbind key create --org ORG NAME    add an API key named NAME to organization ORG (its id or name); prints the key last
+  memberbind key list --org ORG           list an organization's API keys, with when each was last used
+  memberbind key revoke [--force] ID      revoke the API key ID (as key list prints it); --force to revoke an organization's last key
   memberbind worker                       deliver queued mail only
   memberbind healthcheck URL              exit 0 when URL answers 200 (for container health checks)`
 
@@ -82,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return usageError("org takes a subcommand: create")
 		}
 		return createOrg(ctx, cfg, log, args[1:], stdout)
+	case "key":
+		return keyCommand(ctx, cfg, log, args, stdout, stderr)
 	case "healthcheck":
 		if len(args) != 1 {
 			return usageError("healthcheck takes one URL, such as http://127.0.0.1:8080/readyz")
@@ -127,7 +133,7 @@ func createOrg(ctx context.Context, cfg config, log *slog.Logger, args []string,
 	if err != nil {
 		return fmt.Errorf("create organization: %w", err)
 	}
-	fmt.Fprintf(stdout, "created organization %q (language %s)\n", org.Name, org.Lang)
+	fmt.Fprintf(stdout, "created organization %q (id %d, language %s)\n", org.Name, org.ID, org.Lang)
 	fmt.Fprintln(stdout, "its API key, shown only now (send it as Authorization: Bearer <key>):")
 	fmt.Fprintln(stdout, key)
 	return nil

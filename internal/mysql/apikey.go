@@ -213,3 +213,17 @@ func (s *Store) Authenticate(ctx context.Context, key string) (*member.Caller, e
 	}
 	return &member.Caller{Org: row.organization(), APIKeyID: row.KeyID, Actor: member.Actor("api key " + row.Prefix + "…")}, nil
 }
+
+// APIKey returns an API key by id, whichever its organization: for the
+// command line, which acts for the operator, not for an organization.
+func (s *Store) APIKey(ctx context.Context, id int64) (*member.APIKey, error) {
+	var row apiKeyRow
+	err := s.db.GetContext(ctx, &row, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = ?`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, member.FieldErrorf(member.CodeAPIKeyNotFound, "id", "there is no API key with id %d", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("API key %d: %w", id, err)
+	}
+	return row.apiKey(), nil
+}

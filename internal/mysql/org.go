@@ -67,3 +67,18 @@ type orgRow struct {
 func (r orgRow) organization() *member.Organization {
 	return &member.Organization{ID: r.ID, Name: r.Name, Lang: r.Lang, CreatedAt: r.CreatedAt.Time}
 }
+
+// OrganizationsNamed returns the organizations called name, oldest first:
+// names are not unique.
+func (s *Store) OrganizationsNamed(ctx context.Context, name string) ([]*member.Organization, error) {
+	var rows []orgRow
+	err := s.db.SelectContext(ctx, &rows, `SELECT id, name, lang, created_at FROM organizations WHERE name = ? ORDER BY id`, strings.TrimSpace(name))
+	if err != nil {
+		return nil, fmt.Errorf("organizations named %q: %w", name, err)
+	}
+	orgs := make([]*member.Organization, len(rows))
+	for i, r := range rows {
+		orgs[i] = r.organization()
+	}
+	return orgs, nil
+}
