@@ -49,6 +49,23 @@ query ConsoleMember($id: ID!, $events: Int!, $after: String) {
 }
 ${memberFields}`;
 
+const apiKeyFields = 'id name prefix createdAt lastUsedAt revokedAt';
+
+const apiKeysQuery = `
+query ConsoleApiKeys {
+  organization { id apiKeys { ${apiKeyFields} } }
+}`;
+
+const createApiKeyMutation = `
+mutation Console_createApiKey($input: CreateApiKeyInput!) {
+  createApiKey(input: $input) { apiKey { ${apiKeyFields} } secret userErrors { code message field } }
+}`;
+
+const revokeApiKeyMutation = `
+mutation Console_revokeApiKey($input: RevokeApiKeyInput!) {
+  revokeApiKey(input: $input) { apiKey { ${apiKeyFields} } userErrors { code message field } }
+}`;
+
 /** mutations maps each mutation the console uses to its input type. */
 const mutations = {
   createMember: 'CreateMemberInput',
@@ -129,5 +146,27 @@ export class Client {
 ${memberFields}`;
     const data = await this.request(query, { input });
     return data[name];
+  }
+
+  /** apiKeys reads the organization's API keys, newest first. */
+  async apiKeys() {
+    const data = await this.request(apiKeysQuery, {});
+    return data.organization.apiKeys;
+  }
+
+  /**
+   * createApiKey creates a key: { apiKey, secret, userErrors }. It is
+   * never sent with an Idempotency-Key, whose answers the server keeps:
+   * this one holds the secret.
+   */
+  async createApiKey(name) {
+    const data = await this.request(createApiKeyMutation, { input: { name } });
+    return data.createApiKey;
+  }
+
+  /** revokeApiKey revokes a key: { apiKey, userErrors }. */
+  async revokeApiKey(id) {
+    const data = await this.request(revokeApiKeyMutation, { input: { id } });
+    return data.revokeApiKey;
   }
 }

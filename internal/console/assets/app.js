@@ -6,6 +6,7 @@ import { Client } from './api.js';
 import { applyStatic, initLang, lang, sentence, setLang, t } from './i18n.js';
 import { closeDialog, initDialog, showAlert, statusBadge, timeEl } from './ui.js';
 import { openBindFlow, openCreate, openDetails, openRemove } from './dialogs.js';
+import { openKeys } from './keys.js';
 
 /** keyStorage is the sessionStorage entry holding the API key. */
 const keyStorage = 'memberbind.console.apiKey';
@@ -347,6 +348,14 @@ const app = {
   focusRow(id, action) {
     return () => rowControl(id, action);
   },
+  /** key is the API key the console signs in with. */
+  key() {
+    return state.key;
+  },
+  /** signOut forgets the key (it was revoked) and says why. */
+  signOut(message) {
+    forgetKey(message);
+  },
 };
 
 // Wiring ------------------------------------------------------------------------
@@ -407,6 +416,7 @@ function wire() {
 
   $('create-member').addEventListener('click', (ev) => openCreate(app, 'CREATED', ev.currentTarget));
   $('invite-member').addEventListener('click', (ev) => openCreate(app, 'INVITED', ev.currentTarget));
+  $('api-keys').addEventListener('click', (ev) => openKeys(app, ev.currentTarget));
 
   $('filters').addEventListener('submit', (ev) => {
     ev.preventDefault();
