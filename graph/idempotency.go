@@ -38,7 +38,8 @@ const (
 // without the header, pass through untouched. An answer is kept only when
 // the mutation executed: a request refused before execution (4xx) or one
 // that answered no data (an internal error), having changed nothing,
-// gives its key back so that a retry executes.
+// gives its key back so that a retry executes. A mutation whose answer
+// holds a secret (secretMutations) is refused with 422 before it executes.
 func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()

@@ -54,9 +54,10 @@ type memberRow struct {
 
 // Reading a page of members (figure 1).
 const (
-	// sqlAuthenticate is internal/mysql/org.go Authenticate.
+	// sqlAuthenticate is internal/mysql/apikey.go Authenticate (which
+	// also records the key's use, at most once a minute).
 	sqlAuthenticate = `
-		SELECT o.id, o.name, o.lang, o.created_at, k.prefix
+		SELECT o.id, o.name, o.lang, o.created_at, k.id AS key_id, k.prefix, k.last_used_at
 		FROM api_keys k JOIN organizations o ON o.id = k.org_id
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL`
 	// sqlCountMembers is internal/mysql/member.go Members, the total.
@@ -78,7 +79,9 @@ type authRow struct {
 	Name      string       `db:"name"`
 	Lang      string       `db:"lang"`
 	CreatedAt sql.NullTime `db:"created_at"`
+	KeyID     int64        `db:"key_id"`
 	Prefix    string       `db:"prefix"`
+	LastUsed  sql.NullTime `db:"last_used_at"`
 }
 
 // eventRow is what sqlEventsOf scans into.
