@@ -1239,6 +1239,10 @@ enum UserErrorCode {
   INVALID_INPUT
   MODIFICATION_LIMIT_REACHED
   RESEND_LIMIT_REACHED
+  "The address was sent as many activation mails within the last hour as one address may receive, from any binding or organization; retryAt says when the next may go."
+  RECIPIENT_LIMIT_REACHED
+  "The organization sent its budget of activation mails for this clock hour; retryAt is the next hour."
+  ORGANIZATION_MAIL_LIMIT_REACHED
   LINK_EXPIRED
   NOT_REMOVABLE
   "The organization has no API key with this id."
@@ -7628,23 +7632,25 @@ func (ec *executionContext) marshalNUserErrorCode2memberbindᚋinternalᚋmember
 
 var (
 	unmarshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode = map[string]member.Code{
-		"MEMBER_NOT_FOUND":           member.CodeMemberNotFound,
-		"INVITED_MEMBER":             member.CodeInvitedMember,
-		"ALREADY_BOUND":              member.CodeAlreadyBound,
-		"NOT_PENDING":                member.CodeNotPending,
-		"NOT_FAILED":                 member.CodeNotFailed,
-		"EMAIL_ALREADY_USED":         member.CodeEmailAlreadyUsed,
-		"EMAIL_PREVIOUSLY_FAILED":    member.CodeEmailPreviouslyFailed,
-		"SAME_AS_CURRENT":            member.CodeSameAsCurrent,
-		"INVALID_EMAIL":              member.CodeInvalidEmail,
-		"INVALID_PHONE":              member.CodeInvalidPhone,
-		"INVALID_INPUT":              member.CodeInvalidInput,
-		"MODIFICATION_LIMIT_REACHED": member.CodeModificationLimitReached,
-		"RESEND_LIMIT_REACHED":       member.CodeResendLimitReached,
-		"LINK_EXPIRED":               member.CodeLinkExpired,
-		"NOT_REMOVABLE":              member.CodeNotRemovable,
-		"API_KEY_NOT_FOUND":          member.CodeAPIKeyNotFound,
-		"LAST_API_KEY":               member.CodeLastAPIKey,
+		"MEMBER_NOT_FOUND":                member.CodeMemberNotFound,
+		"INVITED_MEMBER":                  member.CodeInvitedMember,
+		"ALREADY_BOUND":                   member.CodeAlreadyBound,
+		"NOT_PENDING":                     member.CodeNotPending,
+		"NOT_FAILED":                      member.CodeNotFailed,
+		"EMAIL_ALREADY_USED":              member.CodeEmailAlreadyUsed,
+		"EMAIL_PREVIOUSLY_FAILED":         member.CodeEmailPreviouslyFailed,
+		"SAME_AS_CURRENT":                 member.CodeSameAsCurrent,
+		"INVALID_EMAIL":                   member.CodeInvalidEmail,
+		"INVALID_PHONE":                   member.CodeInvalidPhone,
+		"INVALID_INPUT":                   member.CodeInvalidInput,
+		"MODIFICATION_LIMIT_REACHED":      member.CodeModificationLimitReached,
+		"RESEND_LIMIT_REACHED":            member.CodeResendLimitReached,
+		"RECIPIENT_LIMIT_REACHED":         member.CodeRecipientLimitReached,
+		"ORGANIZATION_MAIL_LIMIT_REACHED": member.CodeOrgMailLimitReached,
+		"LINK_EXPIRED":                    member.CodeLinkExpired,
+		"NOT_REMOVABLE":                   member.CodeNotRemovable,
+		"API_KEY_NOT_FOUND":               member.CodeAPIKeyNotFound,
+		"LAST_API_KEY":                    member.CodeLastAPIKey,
 	}
 	marshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode = map[member.Code]string{
 		member.CodeMemberNotFound:           "MEMBER_NOT_FOUND",
@@ -7660,6 +7666,8 @@ var (
 		member.CodeInvalidInput:             "INVALID_INPUT",
 		member.CodeModificationLimitReached: "MODIFICATION_LIMIT_REACHED",
 		member.CodeResendLimitReached:       "RESEND_LIMIT_REACHED",
+		member.CodeRecipientLimitReached:    "RECIPIENT_LIMIT_REACHED",
+		member.CodeOrgMailLimitReached:      "ORGANIZATION_MAIL_LIMIT_REACHED",
 		member.CodeLinkExpired:              "LINK_EXPIRED",
 		member.CodeNotRemovable:             "NOT_REMOVABLE",
 		member.CodeAPIKeyNotFound:           "API_KEY_NOT_FOUND",

@@ -64,6 +64,8 @@ const (
 	envMaxMods         = "MEMBERBIND_MAX_MODIFICATIONS"
 	envResendsPerHour  = "MEMBERBIND_RESENDS_PER_HOUR"
 	envResendsTotal    = "MEMBERBIND_RESENDS_TOTAL"
+	envMailsPerRcpt    = "MEMBERBIND_MAILS_PER_RECIPIENT_HOUR"
+	envMailsPerOrg     = "MEMBERBIND_MAILS_PER_ORG_HOUR"
 	envMailConcurrency = "MEMBERBIND_MAIL_CONCURRENCY"
 	envMailRetryBudget = "MEMBERBIND_MAIL_RETRY_BUDGET"
 	envMailLease       = "MEMBERBIND_MAIL_LEASE"
@@ -168,6 +170,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	number(envMaxMods, &c.Policy.MaxModifications, 0)
 	number(envResendsPerHour, &c.Policy.ResendsPerHour, 1)
 	number(envResendsTotal, &c.Policy.ResendsTotal, 1)
+	number(envMailsPerRcpt, &c.Policy.MailsPerRecipientHour, 1)
+	number(envMailsPerOrg, &c.Policy.MailsPerOrgHour, 1)
 	number(envMailConcurrency, &c.MailConcurrency, 1)
 	number(envGraphQLCost, &c.GraphQLCostInFlight, 1)
 	number(envGraphQLCostOrg, &c.GraphQLCostPerOrg, 1)

@@ -27,6 +27,8 @@ const (
 	CodeInvalidInput             Code = "INVALID_INPUT"
 	CodeModificationLimitReached Code = "MODIFICATION_LIMIT_REACHED"
 	CodeResendLimitReached       Code = "RESEND_LIMIT_REACHED"
+	CodeRecipientLimitReached    Code = "RECIPIENT_LIMIT_REACHED"
+	CodeOrgMailLimitReached      Code = "ORGANIZATION_MAIL_LIMIT_REACHED"
 	CodeLinkExpired              Code = "LINK_EXPIRED"
 	CodeNotRemovable             Code = "NOT_REMOVABLE"
 	// CodeAPIKeyNotFound: the organization has no API key with that id.
@@ -44,7 +46,8 @@ type Error struct {
 	// Field is the path of the input field at fault, e.g. ["email"].
 	Field []string
 	// RetryAt is when the refused operation will next be allowed, where
-	// that is known (RESEND_LIMIT_REACHED).
+	// that is known (RESEND_LIMIT_REACHED, RECIPIENT_LIMIT_REACHED,
+	// ORGANIZATION_MAIL_LIMIT_REACHED).
 	RetryAt *time.Time
 }
 

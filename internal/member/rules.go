@@ -12,6 +12,16 @@ type Policy struct {
 	MaxModifications int           // R5
 	ResendsPerHour   int           // R6: sends of one binding in any hour
 	ResendsTotal     int           // R6: sends of one binding in all
+
+	// MailsPerRecipientHour caps the activation mails one address
+	// receives in any hour, across every binding and organization: the
+	// per-binding caps of R6 alone let members that cycle bind and
+	// modify-away mail one address without end.
+	MailsPerRecipientHour int
+	// MailsPerOrgHour is an organization's budget of activation mails per
+	// clock hour (UTC), so that one organization (or its leaked API key)
+	// cannot turn the service into a mail cannon.
+	MailsPerOrgHour int
 }
 
 // DefaultPolicy is the policy of DESIGN.md §1.
@@ -21,7 +31,29 @@ func DefaultPolicy() Policy {
 		MaxModifications: 3,
 		ResendsPerHour:   5,
 		ResendsTotal:     20,
+
+		MailsPerRecipientHour: DefaultMailsPerRecipientHour,
+		MailsPerOrgHour:       DefaultMailsPerOrgHour,
 	}
+}
+
+// Defaults of the mail caps of Policy.
+const (
+	DefaultMailsPerRecipientHour = 10
+	DefaultMailsPerOrgHour       = 1000
+)
+
+// WithDefaults returns p with its unset (zero) mail caps at their
+// defaults, so that a policy written before the caps existed, or one that
+// sets only the numbers of R4-R6, keeps working.
+func (p Policy) WithDefaults() Policy {
+	if p.MailsPerRecipientHour == 0 {
+		p.MailsPerRecipientHour = DefaultMailsPerRecipientHour
+	}
+	if p.MailsPerOrgHour == 0 {
+		p.MailsPerOrgHour = DefaultMailsPerOrgHour
+	}
+	return p
 }
 
 // Validate reports a policy that cannot work.
@@ -35,6 +67,10 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("resends per hour must be at least 1, got %d", p.ResendsPerHour)
 	case p.ResendsTotal < 1:
 		return fmt.Errorf("resends total must be at least 1, got %d", p.ResendsTotal)
+	case p.MailsPerRecipientHour < 1:
+		return fmt.Errorf("mails per recipient an hour must be at least 1, got %d", p.MailsPerRecipientHour)
+	case p.MailsPerOrgHour < 1:
+		return fmt.Errorf("mails per organization an hour must be at least 1, got %d", p.MailsPerOrgHour)
 	}
 	return nil
 }

@@ -232,6 +232,9 @@ func (s *Store) killLinks(ctx context.Context, tx *sqlx.Tx, bindingID int64, now
 // change (DESIGN.md §4). The raw token lives only in the outbox row.
 func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind member.LinkKind, now time.Time) error {
 	b := m.Binding
+	if err := s.lockRecipient(ctx, tx, b.Email, now); err != nil {
+		return err
+	}
 	token, err := s.secret()
 	if err != nil {
 		return err
@@ -263,5 +266,68 @@ func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind
 	b.UnsentLinks++
 	b.NewestLinkID = linkID
 	b.Delivery = &member.Delivery{LinkID: linkID, Status: member.DeliveryQueued}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO recipient_mails (email_key, org_id, link_id, queued_at) VALUES (?, ?, ?, ?)`,
+		member.EmailKey(b.Email), m.OrgID, linkID, now); err != nil {
+		return fmt.Errorf("count mail to recipient: %w", err)
+	}
+	// Last, so that the organization's counter row, which every mail of
+	// the organization updates, is held only from here to the commit.
+	return s.countOrgMail(ctx, tx, m.OrgID, now)
+}
+
+// lockRecipient decides whether an activation mail may go to email at
+// now under the per-recipient cap (member.DecideRecipientMail). It locks
+// the address's mail_recipients row first (creating it on its first
+// mail), so that concurrent mails to one address, from any binding or
+// organization, decide one after the other; and it reads the address's
+// recent mails with a locking read, which sees what the transactions
+// before it committed on every engine (a plain SELECT on TiDB would read
+// the transaction's start snapshot). Mails older than the window are
+// deleted here, under the same lock.
+//
+// Lock order: a mutation holds its member (and binding, and email claim)
+// before it gets here, and takes the organization's counter row after;
+// nothing locks a member while holding a recipient row.
+func (s *Store) lockRecipient(ctx context.Context, tx *sqlx.Tx, email string, now time.Time) error {
+	key := member.EmailKey(email)
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO mail_recipients (email_key, last_mail_at) VALUES (?, ?)
+		ON DUPLICATE KEY UPDATE last_mail_at = ?`, key, now, now); err != nil {
+		return fmt.Errorf("lock mail recipient: %w", err)
+	}
+	since := now.Add(-time.Hour)
+	var sends []time.Time
+	if err := tx.SelectContext(ctx, &sends, `
+		SELECT queued_at FROM recipient_mails WHERE email_key = ? AND queued_at > ? FOR UPDATE`, key, since); err != nil {
+		return fmt.Errorf("read mails to recipient: %w", err)
+	}
+	if derr := member.DecideRecipientMail(email, sends, now, s.policy); derr != nil {
+		return derr
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM recipient_mails WHERE email_key = ? AND queued_at <= ?`, key, since); err != nil {
+		return fmt.Errorf("forget old mails to recipient: %w", err)
+	}
+	return nil
+}
+
+// countOrgMail counts one activation mail against the organization's
+// budget of now's clock hour and decides on the count read back
+// (member.DecideOrgMail); a refusal rolls the count back with the rest.
+// The upsert locks the row, and the locking read returns the count as of
+// this transaction's own increment on every engine.
+func (s *Store) countOrgMail(ctx context.Context, tx *sqlx.Tx, orgID int64, now time.Time) error {
+	hour := member.MailHour(now)
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO org_mail_hours (org_id, hour_start, mails) VALUES (?, ?, 1)
+		ON DUPLICATE KEY UPDATE mails = mails + 1`, orgID, hour); err != nil {
+		return fmt.Errorf("count organization mail: %w", err)
+	}
+	var counted int
+	if err := tx.GetContext(ctx, &counted, `SELECT mails FROM org_mail_hours WHERE org_id = ? AND hour_start = ? FOR UPDATE`, orgID, hour); err != nil {
+		return fmt.Errorf("read organization mail count: %w", err)
+	}
+	if derr := member.DecideOrgMail(counted, now, s.policy); derr != nil {
+		return derr
+	}
 	return nil
 }

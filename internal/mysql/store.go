@@ -47,6 +47,7 @@ func New(db *sqlx.DB, o Options) *Store {
 	if o.Policy == (member.Policy{}) {
 		o.Policy = member.DefaultPolicy()
 	}
+	o.Policy = o.Policy.WithDefaults()
 	if o.Now == nil {
 		o.Now = time.Now
 	}
