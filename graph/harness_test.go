@@ -241,12 +241,16 @@ func (a *api) count(table, cond string, args ...any) int {
 func (a *api) snapshot() string {
 	a.t.Helper()
 	var parts []string
-	for _, table := range []string{"members", "bindings", "email_claims", "activation_links", "outbox", "member_events"} {
+	for _, table := range []string{"members", "bindings", "email_claims", "activation_links", "outbox", "member_events",
+		"mail_recipients", "org_mail_hours"} {
 		parts = append(parts, fmt.Sprintf("%s=%d", table, a.count(table, "1=1")))
 	}
-	var mods int
+	var mods, orgMails int
+	var recipients string
 	_ = a.store.DB().Get(&mods, "SELECT COALESCE(SUM(modifications), 0) FROM bindings")
-	parts = append(parts, fmt.Sprintf("modifications=%d", mods))
+	_ = a.store.DB().Get(&orgMails, "SELECT COALESCE(SUM(mails), 0) FROM org_mail_hours")
+	_ = a.store.DB().Get(&recipients, "SELECT COALESCE(GROUP_CONCAT(recent_mails ORDER BY email_key SEPARATOR '|'), '') FROM mail_recipients")
+	parts = append(parts, fmt.Sprintf("modifications=%d org_mails=%d recipients=%q", mods, orgMails, recipients))
 	return strings.Join(parts, " ")
 }
 

@@ -3,26 +3,17 @@
 -- and organization, and per organization and hour (member.Policy).
 --
 -- mail_recipients has one row per address ever mailed, keyed like
--- email_claims: the row every mail to the address locks first, so that the
--- count of its recent mails (recipient_mails, read with a locking read)
--- cannot change under the decision. Like email_claims it is global, a
--- lookup table under Vitess.
+-- email_claims. Every activation mail to the address locks its row and
+-- reads from it the times of the address's most recent mails (at most the
+-- cap's number, as Unix microseconds separated by spaces): the limit
+-- counts what is in a row it has locked, on every engine, and needs no
+-- range lock on a table of mails, whose gap locks made concurrent mails to
+-- different addresses deadlock. Like email_claims it is global, a lookup
+-- table under Vitess.
 CREATE TABLE mail_recipients (
   email_key VARCHAR(254) NOT NULL,
-  last_mail_at DATETIME(6) NOT NULL,
+  recent_mails TEXT NOT NULL,
   PRIMARY KEY (email_key)
-) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
--- One row per activation mail queued to an address within the last hour;
--- older rows of an address are deleted when it is next mailed.
-CREATE TABLE recipient_mails (
-  id BIGINT NOT NULL AUTO_INCREMENT,
-  email_key VARCHAR(254) NOT NULL,
-  org_id BIGINT NOT NULL,
-  link_id BIGINT NOT NULL,
-  queued_at DATETIME(6) NOT NULL,
-  PRIMARY KEY (id),
-  KEY recipient_mails_key (email_key, queued_at)
 ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- An organization's activation mails per clock hour (UTC): incremented by
@@ -37,5 +28,4 @@ CREATE TABLE org_mail_hours (
 
 -- +goose Down
 DROP TABLE org_mail_hours;
-DROP TABLE recipient_mails;
 DROP TABLE mail_recipients;

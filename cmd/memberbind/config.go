@@ -172,6 +172,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	number(envResendsTotal, &c.Policy.ResendsTotal, 1)
 	number(envMailsPerRcpt, &c.Policy.MailsPerRecipientHour, 1)
 	number(envMailsPerOrg, &c.Policy.MailsPerOrgHour, 1)
+	if n := c.Policy.MailsPerRecipientHour; n > member.MaxMailsPerRecipientHour {
+		errs = append(errs, fmt.Sprintf("%s: %d is more than the most allowed, %d", envMailsPerRcpt, n, member.MaxMailsPerRecipientHour))
+	}
 	number(envMailConcurrency, &c.MailConcurrency, 1)
 	number(envGraphQLCost, &c.GraphQLCostInFlight, 1)
 	number(envGraphQLCostOrg, &c.GraphQLCostPerOrg, 1)

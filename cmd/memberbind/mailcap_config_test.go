@@ -17,6 +17,9 @@ func TestMailCapsConfig(t *testing.T) {
 	if err != nil || cfg.Policy.MailsPerRecipientHour != 3 || cfg.Policy.MailsPerOrgHour != 50 {
 		t.Errorf("set mail caps %+v, %v", cfg.Policy, err)
 	}
+	if _, err := loadConfig(env(map[string]string{envMailsPerRcpt: "1001"})); err == nil || !strings.Contains(err.Error(), envMailsPerRcpt) {
+		t.Errorf("%s=1001: %v, want an error naming the variable", envMailsPerRcpt, err)
+	}
 	for _, name := range []string{envMailsPerRcpt, envMailsPerOrg} {
 		for _, bad := range []string{"0", "-1", "many", "1.5"} {
 			_, err := loadConfig(env(map[string]string{name: bad}))

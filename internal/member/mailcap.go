@@ -43,6 +43,25 @@ func DecideRecipientMail(email string, sends []time.Time, now time.Time, p Polic
 	return e
 }
 
+// RecentMails is what of sends a store must keep to decide later mails
+// to the same address: those of the last hour, and of them only the
+// newest MailsPerRecipientHour-1, since the mail about to be counted will
+// join them and any older ones cannot change a decision. It returns them
+// oldest first.
+func RecentMails(sends []time.Time, now time.Time, p Policy) []time.Time {
+	var kept []time.Time
+	for _, s := range sends {
+		if now.Sub(s) < time.Hour {
+			kept = append(kept, s)
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool { return kept[i].Before(kept[j]) })
+	if keep := p.MailsPerRecipientHour - 1; len(kept) > keep {
+		kept = kept[len(kept)-max(keep, 0):]
+	}
+	return kept
+}
+
 // MailHour is the clock hour an organization's mail budget counts in.
 func MailHour(now time.Time) time.Time { return now.UTC().Truncate(time.Hour) }
 

@@ -84,3 +84,45 @@ func TestPolicyMailCaps(t *testing.T) {
 		}
 	}
 }
+
+func TestRecentMails(t *testing.T) {
+	now := time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)
+	p := Policy{MailsPerRecipientHour: 3}
+	at := func(m ...int) []time.Time {
+		var out []time.Time
+		for _, x := range m {
+			out = append(out, now.Add(time.Duration(x)*time.Minute))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name        string
+		sends, want []time.Time
+	}{
+		{"none", nil, nil},
+		{"drops the hour's leavers", at(-61, -60, -59), at(-59)},
+		{"keeps the newest cap-1, oldest first", at(-1, -30, -10, -20), at(-10, -1)},
+	} {
+		got := RecentMails(c.sends, now, p)
+		if len(got) != len(c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+			continue
+		}
+		for i := range got {
+			if !got[i].Equal(c.want[i]) {
+				t.Errorf("%s: %v, want %v", c.name, got, c.want)
+				break
+			}
+		}
+	}
+	// What is kept decides the next mail as the whole history would.
+	sends := at(-50, -40, -30, -20, -10)
+	for _, later := range []time.Duration{0, 15 * time.Minute, 35 * time.Minute} {
+		n := now.Add(later)
+		whole := DecideRecipientMail("x@example.com", append(sends, now), n, p)
+		kept := DecideRecipientMail("x@example.com", append(RecentMails(sends, now, p), now), n, p)
+		if (whole == nil) != (kept == nil) || (whole != nil && !whole.RetryAt.Equal(*kept.RetryAt)) {
+			t.Errorf("at +%s: decided %v on the history, %v on what was kept", later, whole, kept)
+		}
+	}
+}

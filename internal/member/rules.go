@@ -41,6 +41,10 @@ func DefaultPolicy() Policy {
 const (
 	DefaultMailsPerRecipientHour = 10
 	DefaultMailsPerOrgHour       = 1000
+	// MaxMailsPerRecipientHour bounds the per-recipient cap: the store
+	// keeps that many mail times per address in one row, and no mailbox
+	// wants more activation mail than this in an hour.
+	MaxMailsPerRecipientHour = 1000
 )
 
 // WithDefaults returns p with its unset (zero) mail caps at their
@@ -67,8 +71,8 @@ func (p Policy) Validate() error {
 		return fmt.Errorf("resends per hour must be at least 1, got %d", p.ResendsPerHour)
 	case p.ResendsTotal < 1:
 		return fmt.Errorf("resends total must be at least 1, got %d", p.ResendsTotal)
-	case p.MailsPerRecipientHour < 1:
-		return fmt.Errorf("mails per recipient an hour must be at least 1, got %d", p.MailsPerRecipientHour)
+	case p.MailsPerRecipientHour < 1 || p.MailsPerRecipientHour > MaxMailsPerRecipientHour:
+		return fmt.Errorf("mails per recipient an hour must be between 1 and %d, got %d", MaxMailsPerRecipientHour, p.MailsPerRecipientHour)
 	case p.MailsPerOrgHour < 1:
 		return fmt.Errorf("mails per organization an hour must be at least 1, got %d", p.MailsPerOrgHour)
 	}

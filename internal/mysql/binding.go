@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -232,7 +234,7 @@ func (s *Store) killLinks(ctx context.Context, tx *sqlx.Tx, bindingID int64, now
 // change (DESIGN.md §4). The raw token lives only in the outbox row.
 func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind member.LinkKind, now time.Time) error {
 	b := m.Binding
-	if err := s.lockRecipient(ctx, tx, b.Email, now); err != nil {
+	if err := s.countRecipientMail(ctx, tx, b.Email, now); err != nil {
 		return err
 	}
 	token, err := s.secret()
@@ -266,48 +268,68 @@ func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind
 	b.UnsentLinks++
 	b.NewestLinkID = linkID
 	b.Delivery = &member.Delivery{LinkID: linkID, Status: member.DeliveryQueued}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO recipient_mails (email_key, org_id, link_id, queued_at) VALUES (?, ?, ?, ?)`,
-		member.EmailKey(b.Email), m.OrgID, linkID, now); err != nil {
-		return fmt.Errorf("count mail to recipient: %w", err)
-	}
 	// Last, so that the organization's counter row, which every mail of
 	// the organization updates, is held only from here to the commit.
 	return s.countOrgMail(ctx, tx, m.OrgID, now)
 }
 
-// lockRecipient decides whether an activation mail may go to email at
-// now under the per-recipient cap (member.DecideRecipientMail). It locks
-// the address's mail_recipients row first (creating it on its first
-// mail), so that concurrent mails to one address, from any binding or
-// organization, decide one after the other; and it reads the address's
-// recent mails with a locking read, which sees what the transactions
-// before it committed on every engine (a plain SELECT on TiDB would read
-// the transaction's start snapshot). Mails older than the window are
-// deleted here, under the same lock.
+// countRecipientMail decides whether an activation mail may go to email
+// at now under the per-recipient cap (member.DecideRecipientMail), and
+// counts it. It locks the address's mail_recipients row (creating it on
+// the address's first mail), so that concurrent mails to one address, from
+// any binding or organization, decide one after the other, and it reads
+// the times of the address's recent mails from that locked row: a locking
+// read sees what the transactions before it committed on every engine (a
+// plain SELECT on TiDB would read the transaction's start snapshot).
 //
 // Lock order: a mutation holds its member (and binding, and email claim)
 // before it gets here, and takes the organization's counter row after;
 // nothing locks a member while holding a recipient row.
-func (s *Store) lockRecipient(ctx context.Context, tx *sqlx.Tx, email string, now time.Time) error {
+func (s *Store) countRecipientMail(ctx context.Context, tx *sqlx.Tx, email string, now time.Time) error {
 	key := member.EmailKey(email)
+	// The upsert makes the row exist (waiting for a concurrent first
+	// mail's insert to commit); the locking read then holds and reads it.
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO mail_recipients (email_key, last_mail_at) VALUES (?, ?)
-		ON DUPLICATE KEY UPDATE last_mail_at = ?`, key, now, now); err != nil {
+		INSERT INTO mail_recipients (email_key, recent_mails) VALUES (?, '')
+		ON DUPLICATE KEY UPDATE email_key = email_key`, key); err != nil {
 		return fmt.Errorf("lock mail recipient: %w", err)
 	}
-	since := now.Add(-time.Hour)
-	var sends []time.Time
-	if err := tx.SelectContext(ctx, &sends, `
-		SELECT queued_at FROM recipient_mails WHERE email_key = ? AND queued_at > ? FOR UPDATE`, key, since); err != nil {
+	var recent string
+	if err := tx.GetContext(ctx, &recent, `SELECT recent_mails FROM mail_recipients WHERE email_key = ? FOR UPDATE`, key); err != nil {
 		return fmt.Errorf("read mails to recipient: %w", err)
 	}
+	sends := parseMailTimes(recent)
 	if derr := member.DecideRecipientMail(email, sends, now, s.policy); derr != nil {
 		return derr
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM recipient_mails WHERE email_key = ? AND queued_at <= ?`, key, since); err != nil {
-		return fmt.Errorf("forget old mails to recipient: %w", err)
+	kept := append(member.RecentMails(sends, now, s.policy), now)
+	if _, err := tx.ExecContext(ctx, `UPDATE mail_recipients SET recent_mails = ? WHERE email_key = ?`, formatMailTimes(kept), key); err != nil {
+		return fmt.Errorf("count mail to recipient: %w", err)
 	}
 	return nil
+}
+
+// parseMailTimes reads mail_recipients.recent_mails: Unix microseconds
+// separated by spaces. A malformed entry is skipped: it could only make
+// the cap looser by one mail, never stop mail for good.
+func parseMailTimes(s string) []time.Time {
+	var out []time.Time
+	for _, f := range strings.Fields(s) {
+		us, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			continue
+		}
+		out = append(out, time.UnixMicro(us).UTC())
+	}
+	return out
+}
+
+func formatMailTimes(ts []time.Time) string {
+	parts := make([]string, len(ts))
+	for i, t := range ts {
+		parts[i] = strconv.FormatInt(t.UnixMicro(), 10)
+	}
+	return strings.Join(parts, " ")
 }
 
 // countOrgMail counts one activation mail against the organization's
