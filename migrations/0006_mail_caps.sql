@@ -4,8 +4,9 @@
 --
 -- mail_recipients has one row per address ever mailed, keyed like
 -- email_claims. Every activation mail to the address locks its row and
--- reads from it the times of the address's most recent mails (at most the
--- cap's number, as Unix microseconds separated by spaces): the limit
+-- reads from it the times of the address's most recent activation mails
+-- (at most the cap's number, as Unix microseconds separated by spaces),
+-- and every sign-in mail those of its sign-in mails: the limit
 -- counts what is in a row it has locked, on every engine, and needs no
 -- range lock on a table of mails, whose gap locks made concurrent mails to
 -- different addresses deadlock. Like email_claims it is global, a lookup
@@ -13,6 +14,7 @@
 CREATE TABLE mail_recipients (
   email_key VARCHAR(254) NOT NULL,
   recent_mails TEXT NOT NULL,
+  recent_signins TEXT NOT NULL,
   PRIMARY KEY (email_key)
 ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 

@@ -49,6 +49,12 @@ func DecideRecipientMail(email string, sends []time.Time, now time.Time, p Polic
 // join them and any older ones cannot change a decision. It returns them
 // oldest first.
 func RecentMails(sends []time.Time, now time.Time, p Policy) []time.Time {
+	return keepRecent(sends, now, p.MailsPerRecipientHour-1)
+}
+
+// keepRecent returns the newest n of sends of the hour before now, oldest
+// first.
+func keepRecent(sends []time.Time, now time.Time, n int) []time.Time {
 	var kept []time.Time
 	for _, s := range sends {
 		if now.Sub(s) < time.Hour {
@@ -56,8 +62,8 @@ func RecentMails(sends []time.Time, now time.Time, p Policy) []time.Time {
 		}
 	}
 	sort.Slice(kept, func(i, j int) bool { return kept[i].Before(kept[j]) })
-	if keep := p.MailsPerRecipientHour - 1; len(kept) > keep {
-		kept = kept[len(kept)-max(keep, 0):]
+	if len(kept) > n {
+		kept = kept[len(kept)-max(n, 0):]
 	}
 	return kept
 }

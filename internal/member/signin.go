@@ -19,6 +19,11 @@ type SignInPolicy struct {
 	// may have; asking for more mails nothing until one is used or
 	// expires. It bounds the mail anyone can make a member receive.
 	MaxLiveLinks int
+	// MailsPerHour caps the sign-in mails one login email receives in any
+	// hour, whoever asks for them and from wherever: the requests are
+	// limited per client in memory, which a flood from many clients
+	// passes, so this is the bound that holds, in the database.
+	MailsPerHour int
 	// IdleTimeout ends a session not used for this long.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after it started, used or
@@ -31,14 +36,29 @@ func DefaultSignInPolicy() SignInPolicy {
 	return SignInPolicy{
 		LinkTTL:         15 * time.Minute,
 		MaxLiveLinks:    5,
+		MailsPerHour:    DefaultSignInMailsPerHour,
 		IdleTimeout:     30 * time.Minute,
 		AbsoluteTimeout: 12 * time.Hour,
 	}
 }
 
+// DefaultSignInMailsPerHour is SignInPolicy.MailsPerHour unless set.
+const DefaultSignInMailsPerHour = 10
+
+// WithDefaults returns p with an unset (zero) MailsPerHour at its
+// default, for policies written before it existed.
+func (p SignInPolicy) WithDefaults() SignInPolicy {
+	if p.MailsPerHour == 0 {
+		p.MailsPerHour = DefaultSignInMailsPerHour
+	}
+	return p
+}
+
 // Validate reports a policy that cannot work.
 func (p SignInPolicy) Validate() error {
 	switch {
+	case p.MailsPerHour < 1 || p.MailsPerHour > MaxMailsPerRecipientHour:
+		return fmt.Errorf("sign-in mails per hour must be between 1 and %d, got %d", MaxMailsPerRecipientHour, p.MailsPerHour)
 	case p.LinkTTL <= 0:
 		return fmt.Errorf("sign-in link TTL must be positive, got %s", p.LinkTTL)
 	case p.MaxLiveLinks < 1:
@@ -60,11 +80,18 @@ func MaySignIn(m *Member, emailKey string) bool {
 		EmailKey(m.LoginEmail) == emailKey
 }
 
-// DecideSignInLink decides a request for a sign-in link for m at the
-// email with key emailKey, where m has live unused, unexpired links
-// already: true means mint one and mail it.
-func DecideSignInLink(m *Member, emailKey string, live int, p SignInPolicy) bool {
-	return MaySignIn(m, emailKey) && live < p.MaxLiveLinks
+// DecideSignInLink decides a request at now for a sign-in link for m at
+// the email with key emailKey, where m has live unused, unexpired links
+// already and sign-in mails went to that email at the times sends (any
+// order; older than an hour ignored): true means mint one and mail it.
+func DecideSignInLink(m *Member, emailKey string, live int, sends []time.Time, now time.Time, p SignInPolicy) bool {
+	return MaySignIn(m, emailKey) && live < p.MaxLiveLinks && len(keepRecent(sends, now, len(sends))) < p.MailsPerHour
+}
+
+// RecentSignInMails is what of sends a store must keep to decide later
+// sign-in requests for the same email (see RecentMails).
+func RecentSignInMails(sends []time.Time, now time.Time, p SignInPolicy) []time.Time {
+	return keepRecent(sends, now, p.MailsPerHour-1)
 }
 
 // SignInState is what opening a sign-in link finds.

@@ -29,11 +29,28 @@ func TestMaySignIn(t *testing.T) {
 	}
 	p := DefaultSignInPolicy()
 	m := &Member{Binding: activated, LoginEmail: "alice@example.com"}
-	if !DecideSignInLink(m, "alice@example.com", p.MaxLiveLinks-1, p) || DecideSignInLink(m, "alice@example.com", p.MaxLiveLinks, p) {
+	if !DecideSignInLink(m, "alice@example.com", p.MaxLiveLinks-1, nil, now, p) || DecideSignInLink(m, "alice@example.com", p.MaxLiveLinks, nil, now, p) {
 		t.Error("DecideSignInLink does not bound the live links")
 	}
-	if DecideSignInLink(m, "bob@example.com", 0, p) || DecideSignInLink(&Member{Binding: &Binding{State: StatePending}}, "alice@example.com", 0, p) {
+	if DecideSignInLink(m, "bob@example.com", 0, nil, now, p) || DecideSignInLink(&Member{Binding: &Binding{State: StatePending}}, "alice@example.com", 0, nil, now, p) {
 		t.Error("DecideSignInLink mails a link to an email that is no login email")
+	}
+	p.MailsPerHour = 2
+	for _, c := range []struct {
+		name  string
+		sends []time.Time
+		want  bool
+	}{
+		{"one this hour", []time.Time{now.Add(-time.Minute)}, true},
+		{"two this hour", []time.Time{now.Add(-time.Minute), now.Add(-59 * time.Minute)}, false},
+		{"one an hour ago", []time.Time{now.Add(-time.Minute), now.Add(-time.Hour)}, true},
+	} {
+		if got := DecideSignInLink(m, "alice@example.com", 0, c.sends, now, p); got != c.want {
+			t.Errorf("%s: DecideSignInLink = %v, want %v", c.name, got, c.want)
+		}
+	}
+	if kept := RecentSignInMails([]time.Time{now.Add(-2 * time.Minute), now.Add(-time.Minute), now.Add(-time.Hour)}, now, p); len(kept) != 1 || !kept[0].Equal(now.Add(-time.Minute)) {
+		t.Errorf("RecentSignInMails kept %v, want the newest one", kept)
 	}
 }
 

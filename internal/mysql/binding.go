@@ -287,23 +287,38 @@ func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind
 // nothing locks a member while holding a recipient row.
 func (s *Store) countRecipientMail(ctx context.Context, tx *sqlx.Tx, email string, now time.Time) error {
 	key := member.EmailKey(email)
-	// The upsert makes the row exist (waiting for a concurrent first
-	// mail's insert to commit); the locking read then holds and reads it.
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO mail_recipients (email_key, recent_mails) VALUES (?, '')
-		ON DUPLICATE KEY UPDATE email_key = email_key`, key); err != nil {
-		return fmt.Errorf("lock mail recipient: %w", err)
+	sends, err := lockMailRecipient(ctx, tx, key, "recent_mails")
+	if err != nil {
+		return err
 	}
-	var recent string
-	if err := tx.GetContext(ctx, &recent, `SELECT recent_mails FROM mail_recipients WHERE email_key = ? FOR UPDATE`, key); err != nil {
-		return fmt.Errorf("read mails to recipient: %w", err)
-	}
-	sends := parseMailTimes(recent)
 	if derr := member.DecideRecipientMail(email, sends, now, s.policy); derr != nil {
 		return derr
 	}
-	kept := append(member.RecentMails(sends, now, s.policy), now)
-	if _, err := tx.ExecContext(ctx, `UPDATE mail_recipients SET recent_mails = ? WHERE email_key = ?`, formatMailTimes(kept), key); err != nil {
+	return setMailRecipient(ctx, tx, key, "recent_mails", append(member.RecentMails(sends, now, s.policy), now))
+}
+
+// lockMailRecipient locks the mail_recipients row of an email key,
+// creating it on the address's first mail, and returns the mail times of
+// one of its columns (recent_mails or recent_signins).
+func lockMailRecipient(ctx context.Context, tx *sqlx.Tx, key, column string) ([]time.Time, error) {
+	// The upsert makes the row exist (waiting for a concurrent first
+	// mail's insert to commit); the locking read then holds and reads it.
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO mail_recipients (email_key, recent_mails, recent_signins) VALUES (?, '', '')
+		ON DUPLICATE KEY UPDATE email_key = email_key`, key); err != nil {
+		return nil, fmt.Errorf("lock mail recipient: %w", err)
+	}
+	var recent string
+	if err := tx.GetContext(ctx, &recent, `SELECT `+column+` FROM mail_recipients WHERE email_key = ? FOR UPDATE`, key); err != nil {
+		return nil, fmt.Errorf("read mails to recipient: %w", err)
+	}
+	return parseMailTimes(recent), nil
+}
+
+// setMailRecipient stores the mail times kept of a column of a locked
+// mail_recipients row.
+func setMailRecipient(ctx context.Context, tx *sqlx.Tx, key, column string, kept []time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE mail_recipients SET `+column+` = ? WHERE email_key = ?`, formatMailTimes(kept), key); err != nil {
 		return fmt.Errorf("count mail to recipient: %w", err)
 	}
 	return nil

@@ -18,11 +18,15 @@ import (
 // other address — unknown, pending, failed, given up by a modification —
 // it writes nothing and mails nothing, and returns nil all the same: the
 // caller must not be able to tell the two apart. A member that already has
-// p.MaxLiveLinks live links gets no more until one is used or expires.
+// p.MaxLiveLinks live links gets no more until one is used or expires, and
+// an email that was sent p.MailsPerHour sign-in mails within the last hour
+// gets no more until the oldest leaves that hour, however many clients
+// ask.
 //
 // email is compared as member.EmailKey of its normal form (see
 // contact.ParseEmail); the mail goes to the login email as stored.
 func (s *Store) RequestSignIn(ctx context.Context, email string, p member.SignInPolicy) error {
+	p = p.WithDefaults()
 	key := member.EmailKey(email)
 	if key == "" {
 		return nil
@@ -59,8 +63,22 @@ func (s *Store) RequestSignIn(ctx context.Context, email string, p member.SignIn
 			SELECT COUNT(*) FROM signin_links WHERE member_id = ? AND org_id = ? AND used_at IS NULL AND expires_at > ? FOR UPDATE`, m.ID, m.OrgID, now); err != nil {
 			return fmt.Errorf("count live sign-in links: %w", err)
 		}
-		if !member.DecideSignInLink(m, key, live, p) {
+		if !member.MaySignIn(m, key) || live >= p.MaxLiveLinks {
 			return nil
+		}
+		// The email's sign-in mails of the last hour, read from its
+		// locked mail_recipients row (after the member's, the order
+		// activation mail takes too): the bound on what a flood of
+		// requests from many clients can mail, held by the database.
+		sends, err := lockMailRecipient(ctx, tx, key, "recent_signins")
+		if err != nil {
+			return err
+		}
+		if !member.DecideSignInLink(m, key, live, sends, now, p) {
+			return nil
+		}
+		if err := setMailRecipient(ctx, tx, key, "recent_signins", append(member.RecentSignInMails(sends, now, p), now)); err != nil {
+			return err
 		}
 		if err := s.newSignInLink(ctx, tx, m, now, p); err != nil {
 			return err

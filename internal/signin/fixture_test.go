@@ -120,7 +120,7 @@ func (f *fixture) count(table, cond string, args ...any) int {
 // that must change nothing.
 func (f *fixture) snapshot() string {
 	f.t.Helper()
-	return testenv.Snapshot(f.t, f.db, "members", "bindings", "email_claims", "activation_links", "outbox", "member_events", "signin_links", "member_sessions")
+	return testenv.Snapshot(f.t, f.db, "members", "bindings", "email_claims", "activation_links", "outbox", "member_events", "signin_links", "member_sessions", "mail_recipients")
 }
 
 // response is an answer of the handler, read whole.

@@ -11,14 +11,19 @@
 // Nobody can learn from POST /signin which emails are accounts: every
 // well-formed address gets the same page, after the same minimum time
 // (Options.AnswerFloor), whether a link was mailed or not. Requests are
-// limited per email address and per client address, in memory (each
-// instance on its own; see package ratelimit).
+// limited in memory per client address, and per client address and email
+// address together (each instance on its own; see package ratelimit): not
+// per email address alone, which would let strangers spend a member's
+// allowance and lock it out of signing in. What bounds the mail an address
+// receives, however many clients ask, is the store's count of the mails
+// sent to it (member.SignInPolicy MaxLiveLinks and MailsPerHour), held in
+// the database.
 //
 // Mail scanners open links, so GET /signin/confirm changes nothing: the
 // session starts only when a person presses Sign in. Only a live link's
 // page shows the member, organization and email; a used or expired one's
-// says only that, since its address stays in the browser's history. A sign-in link works
-// once, for a few minutes (member.SignInPolicy), and its token, like the
+// says only that, since its address stays in the browser's history. A
+// sign-in link works once, for a few minutes (member.SignInPolicy), and its token, like the
 // session id, is stored only as a hash.
 //
 // The session lives in an HttpOnly, SameSite=Lax cookie on Path=/ (Secure,
@@ -118,11 +123,12 @@ type Options struct {
 	// zero, none when negative.
 	AnswerFloor time.Duration
 
-	// AddressBurst sign-in requests may be made for one email address at
-	// once, refilled evenly over AddressWindow; 3 per 15 minutes by
-	// default.
-	AddressBurst  int
-	AddressWindow time.Duration
+	// PairBurst sign-in requests may be made from one client address for
+	// one email address at once, refilled evenly over PairWindow; 3 per
+	// 15 minutes by default. Requests from other clients do not spend
+	// it.
+	PairBurst  int
+	PairWindow time.Duration
 	// ClientBurst sign-in requests may be made from one client address at
 	// once, refilled evenly over ClientWindow; 10 per 10 minutes by
 	// default.
@@ -146,8 +152,8 @@ type Options struct {
 // Defaults of Options.
 const (
 	DefaultAnswerFloor   = 300 * time.Millisecond
-	DefaultAddressBurst  = 3
-	DefaultAddressWindow = 15 * time.Minute
+	DefaultPairBurst     = 3
+	DefaultPairWindow    = 15 * time.Minute
 	DefaultClientBurst   = 10
 	DefaultClientWindow  = 10 * time.Minute
 	DefaultMissBurst     = 20
@@ -181,9 +187,16 @@ type Handler struct {
 	proxies []netip.Prefix
 	recent  int
 
-	addresses *ratelimit.Limiter[string]
-	clients   *ratelimit.Limiter[netip.Addr]
-	misses    *ratelimit.Limiter[netip.Addr]
+	pairs   *ratelimit.Limiter[pair]
+	clients *ratelimit.Limiter[netip.Addr]
+	misses  *ratelimit.Limiter[netip.Addr]
+}
+
+// pair is what the per-request limiter counts under: a client (as
+// ratelimit.ClientKey) asking for an email (as member.EmailKey).
+type pair struct {
+	client netip.Addr
+	email  string
 }
 
 // New returns a Handler, or an error for options that cannot work.
@@ -194,6 +207,7 @@ func New(o Options) (*Handler, error) {
 	if o.Policy == (member.SignInPolicy{}) {
 		o.Policy = member.DefaultSignInPolicy()
 	}
+	o.Policy = o.Policy.WithDefaults()
 	if err := o.Policy.Validate(); err != nil {
 		return nil, fmt.Errorf("signin: %w", err)
 	}
@@ -209,8 +223,8 @@ func New(o Options) (*Handler, error) {
 	case o.AnswerFloor < 0:
 		o.AnswerFloor = 0
 	}
-	options.Default(&o.AddressBurst, DefaultAddressBurst)
-	options.Default(&o.AddressWindow, DefaultAddressWindow)
+	options.Default(&o.PairBurst, DefaultPairBurst)
+	options.Default(&o.PairWindow, DefaultPairWindow)
 	options.Default(&o.ClientBurst, DefaultClientBurst)
 	options.Default(&o.ClientWindow, DefaultClientWindow)
 	options.Default(&o.MissBurst, DefaultMissBurst)
@@ -219,16 +233,16 @@ func New(o Options) (*Handler, error) {
 	options.Default(&o.RecentSignIns, DefaultRecentSignIns)
 
 	h := &Handler{
-		store:     o.Store,
-		policy:    o.Policy,
-		log:       o.Logger,
-		floor:     o.AnswerFloor,
-		origin:    http.NewCrossOriginProtection(),
-		proxies:   o.TrustedProxies,
-		recent:    o.RecentSignIns,
-		addresses: ratelimit.New[string](o.AddressBurst, o.AddressWindow, o.MaxKeys, o.Now),
-		clients:   ratelimit.New[netip.Addr](o.ClientBurst, o.ClientWindow, o.MaxKeys, o.Now),
-		misses:    ratelimit.New[netip.Addr](o.MissBurst, o.MissWindow, o.MaxKeys, o.Now),
+		store:   o.Store,
+		policy:  o.Policy,
+		log:     o.Logger,
+		floor:   o.AnswerFloor,
+		origin:  http.NewCrossOriginProtection(),
+		proxies: o.TrustedProxies,
+		recent:  o.RecentSignIns,
+		pairs:   ratelimit.New[pair](o.PairBurst, o.PairWindow, o.MaxKeys, o.Now),
+		clients: ratelimit.New[netip.Addr](o.ClientBurst, o.ClientWindow, o.MaxKeys, o.Now),
+		misses:  ratelimit.New[netip.Addr](o.MissBurst, o.MissWindow, o.MaxKeys, o.Now),
 	}
 	if o.PublicURL != "" {
 		u, err := url.Parse(o.PublicURL)
@@ -328,8 +342,8 @@ func (h *Handler) serveRequest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := member.EmailKey(email)
-	if ok, wait := h.addresses.Take(key); !ok {
-		h.log.InfoContext(r.Context(), "sign-in request", "outcome", "rate_limited", "limit", "address",
+	if ok, wait := h.pairs.Take(pair{ratelimit.ClientKey(client), key}); !ok {
+		h.log.InfoContext(r.Context(), "sign-in request", "outcome", "rate_limited", "limit", "client_address",
 			"address", webpage.Ref(key), "client", client.String())
 		h.problem(w, r, http.StatusTooManyRequests, wait)
 		return

@@ -3,6 +3,7 @@ package signin_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -187,7 +188,7 @@ func hash(s string) []byte { return mysql.Hash(s) }
 func TestSameAnswerForEveryAddress(t *testing.T) {
 	t.Parallel()
 	const floor = 150 * time.Millisecond
-	f := newFixture(t, signin.Options{AnswerFloor: floor, AddressBurst: 100, ClientBurst: 100})
+	f := newFixture(t, signin.Options{AnswerFloor: floor, PairBurst: 100, ClientBurst: 100})
 	org := f.org("Acme", "en")
 	ttl := f.st.Policy().ActivationTTL
 	f.bind(org, "Dave", "dave@example.com") // will fail
@@ -491,12 +492,12 @@ func TestRemovedMember(t *testing.T) {
 		"erin@example.com", "Left")
 }
 
-// TestRateLimits: sign-in requests are limited per email address and per
-// client address, unknown links per client address; a limited request
-// changes nothing.
+// TestRateLimits: sign-in requests are limited per client and email
+// address and per client address, unknown links per client address; a
+// limited request changes nothing.
 func TestRateLimits(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, signin.Options{AddressBurst: 2, AddressWindow: 10 * time.Minute, ClientBurst: 4, ClientWindow: 4 * time.Minute,
+	f := newFixture(t, signin.Options{PairBurst: 2, PairWindow: 10 * time.Minute, ClientBurst: 4, ClientWindow: 4 * time.Minute,
 		MissBurst: 2, MissWindow: time.Minute})
 	org := f.org("Acme", "en")
 	alice := f.activate(org, "Alice", "alice@example.com")
@@ -514,11 +515,12 @@ func TestRateLimits(t *testing.T) {
 		}
 	}
 
-	// Per address, whoever asks: two, then one every five minutes.
+	// Per client and address: two, then one every five minutes; another
+	// client asking for the same address is not held up.
 	a, b := f.browser(), f.browser()
 	b.remote = "198.51.100.7:4000"
-	for _, c := range []*browser{a, b} {
-		if res := ask(c, "alice@example.com"); res.Status != http.StatusOK {
+	for range 2 {
+		if res := ask(a, "alice@example.com"); res.Status != http.StatusOK {
 			t.Fatalf("request: %d", res.Status)
 		}
 	}
@@ -530,12 +532,15 @@ func TestRateLimits(t *testing.T) {
 	if res := ask(a, "bob@example.com"); res.Status != http.StatusOK {
 		t.Errorf("another address: %d", res.Status)
 	}
-	f.clock.Add(5 * time.Minute)
 	if res := ask(b, "alice@example.com"); res.Status != http.StatusOK {
+		t.Errorf("another client: %d", res.Status)
+	}
+	f.clock.Add(5 * time.Minute)
+	if res := ask(a, "alice@example.com"); res.Status != http.StatusOK {
 		t.Errorf("five minutes later: %d", res.Status)
 	}
-	if n := len(f.signInMails()[alice.ID]); n != 3 {
-		t.Errorf("%d mails to Alice, want 3", n)
+	if n := len(f.signInMails()[alice.ID]); n != 4 {
+		t.Errorf("%d mails to Alice, want 4", n)
 	}
 
 	// Per client: four, then one a minute; another client is not held up.
@@ -769,4 +774,83 @@ func TestStoreError(t *testing.T) {
 	// A body that is no form.
 	res := b.do(http.MethodPost, "/signin", "application/x-www-form-urlencoded", strings.NewReader("email=%zz"))
 	checkPage(t, res, http.StatusBadRequest, "en", "The request was not understood")
+}
+
+// TestStrangersCannotLockOutAMember: requests from other clients do not
+// spend a member's own allowance, and a flood from many clients still
+// mails the address no more than the store's cap, answering every request
+// the same page.
+func TestStrangersCannotLockOutAMember(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, signin.Options{})
+	org := f.org("Acme", "en")
+	alice := f.activate(org, "Alice", "alice@example.com")
+	ask := func(remote, email string) response {
+		t.Helper()
+		b := f.browser()
+		b.remote = remote
+		form := b.get("/signin")
+		return b.post("/signin", url.Values{"email": {email}, "csrf": {form.csrfField()}})
+	}
+	for i := range signin.DefaultPairBurst {
+		if res := ask("203.0.113.66:5000", "alice@example.com"); res.Status != http.StatusOK {
+			t.Fatalf("stranger's request %d: %d", i+1, res.Status)
+		}
+	}
+	if res := ask("203.0.113.66:5000", "alice@example.com"); res.Status != http.StatusTooManyRequests {
+		t.Errorf("stranger's request past the allowance: %d, want 429", res.Status)
+	}
+	own := ask("198.51.100.20:6000", "alice@example.com")
+	checkPage(t, own, http.StatusOK, "en", "Check your mail")
+	if n := len(f.signInMails()[alice.ID]); n != signin.DefaultPairBurst+1 {
+		t.Fatalf("%d mails to Alice, want %d: the member's own request must mail", n, signin.DefaultPairBurst+1)
+	}
+
+	// A flood from many clients: each answered the same, and the mail
+	// stops at the live links' cap (5, one more than already sent).
+	for i := range 30 {
+		res := ask(fmt.Sprintf("192.0.2.%d:7000", i+1), "alice@example.com")
+		checkPage(t, res, http.StatusOK, "en", "Check your mail")
+	}
+	if n := len(f.signInMails()[alice.ID]); n != 1 {
+		t.Errorf("the flood mailed %d links, want 1 (the live links' cap of %d)", n, f.policy.MaxLiveLinks)
+	}
+}
+
+// TestSignInMailsPerHour: however many live links are allowed, an email
+// receives at most MailsPerHour sign-in mails in any hour, counted in the
+// database; the hour after, it gets mail again.
+func TestSignInMailsPerHour(t *testing.T) {
+	t.Parallel()
+	p := member.DefaultSignInPolicy()
+	p.MaxLiveLinks, p.MailsPerHour = 100, 3
+	f := newFixture(t, signin.Options{Policy: p})
+	org := f.org("Acme", "en")
+	alice := f.activate(org, "Alice", "alice@example.com")
+	var first string
+	for i := range 12 {
+		b := f.browser()
+		b.remote = fmt.Sprintf("192.0.2.%d:7000", i+1)
+		form := b.get("/signin")
+		res := b.post("/signin", url.Values{"email": {"alice@example.com"}, "csrf": {form.csrfField()}})
+		checkPage(t, res, http.StatusOK, "en", "Check your mail")
+		if i == 0 {
+			first = res.Body
+		} else if res.Body != first {
+			t.Errorf("request %d got another page than the first", i+1)
+		}
+		if i == 5 {
+			f.clock.Add(59 * time.Minute)
+		}
+	}
+	if n := len(f.signInMails()[alice.ID]); n != 3 {
+		t.Errorf("%d mails to Alice within the hour, want 3", n)
+	}
+	f.clock.Add(time.Minute)
+	if err := f.st.RequestSignIn(f.ctx, "alice@example.com", p); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.signInMails()[alice.ID]); n != 1 {
+		t.Errorf("%d mails to Alice an hour after the first, want 1", n)
+	}
 }
