@@ -1,18 +1,21 @@
 // Package ratelimit limits how often something may happen per key (a
-// client address, an email address) with a token bucket kept in memory.
+// client address, a client and an email address): a token bucket per key,
+// golang.org/x/time/rate's Limiter, kept in a bounded LRU in memory.
 //
-// A key may act burst times at once, and once more every window/burst. A
-// bucket is kept exactly, in durations: it remembers only the instant its
-// allowance will be whole again (each use pushes that instant one interval
-// later), so a key with a whole allowance needs no entry at all and is
-// forgotten.
+// A key may act burst times at once, and once more every window/burst.
+// A key whose allowance is whole again is forgotten when next looked at,
+// so the keys remembered are the ones recently short of their allowance.
 //
-// Take spends a use if one is left. Allow and Charge split that in two, for
-// what counts only once its outcome is known (a landing page's misses):
-// Allow decides on the uses already spent, and Charge spends one
-// afterwards, whether or not one is left. Uses that overran the allowance,
-// because they were allowed at once before any of them was charged, are a
-// debt: the key waits one interval longer for each.
+// What this package adds to x/time/rate is what a limiter per key needs:
+// the bound on memory, the clock (every call passes the injected now to
+// the Limiter's ...At/...N methods, never the wall clock, so tests stand
+// wherever they like), and the Allow/Charge split: Take spends a use if
+// one is left; Allow and Charge split that in two, for what counts only
+// once its outcome is known (a landing page's misses): Allow decides on
+// the uses already spent, and Charge spends one afterwards, whether or not
+// one is left. Uses that overran the allowance, because they were allowed
+// at once before any of them was charged, are a debt (the Limiter's
+// tokens go below zero): the key waits one interval longer for each.
 //
 // Buckets live in memory, at most max of them: beyond that the least
 // recently used is forgotten first, which only ever hands a key a whole
@@ -22,42 +25,36 @@
 package ratelimit
 
 import (
-	"container/list"
+	"math"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"golang.org/x/time/rate"
 )
 
 // Limiter is a token bucket per key. It is safe for concurrent use.
 type Limiter[K comparable] struct {
-	burst    time.Duration // the whole allowance, as burst intervals
-	interval time.Duration // the time one use takes to come back
-	max      int
-	now      func() time.Time
+	every rate.Limit
+	burst int
+	now   func() time.Time
 
-	mu      sync.Mutex
-	order   *list.List // of *bucket[K], most recently used first
-	buckets map[K]*list.Element
-}
-
-type bucket[K comparable] struct {
-	key   K
-	whole time.Time // when the allowance is whole again
+	mu sync.Mutex // guards keys, whose Get reorders it
+	// keys holds the buckets of keys short of a whole allowance, most
+	// recently used first.
+	keys *simplelru.LRU[K, *rate.Limiter]
 }
 
 // New returns a Limiter that allows burst uses at once per key, refilled
 // evenly over window, and remembers at most max keys. now is its clock.
 func New[K comparable](burst int, window time.Duration, max int, now func() time.Time) *Limiter[K] {
 	burst = max1(burst)
-	interval := window / time.Duration(burst)
-	return &Limiter[K]{
-		burst:    interval * time.Duration(burst),
-		interval: interval,
-		max:      max1(max),
-		now:      now,
-		order:    list.New(),
-		buckets:  make(map[K]*list.Element),
+	keys, err := simplelru.NewLRU[K, *rate.Limiter](max1(max), nil)
+	if err != nil {
+		panic(err) // only for a size below 1, which max1 rules out
 	}
+	return &Limiter[K]{every: rate.Every(window / time.Duration(burst)), burst: burst, now: now, keys: keys}
 }
 
 func max1(n int) int {
@@ -74,11 +71,13 @@ func (l *Limiter[K]) Take(key K) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.bucket(key, now)
-	if ok, wait := l.left(b, now); !ok {
-		return false, wait
+	if b == nil {
+		b = l.add(key)
 	}
-	l.spend(key, b, now)
-	return true, 0
+	if b.AllowN(now, 1) {
+		return true, 0
+	}
+	return false, l.wait(b, now)
 }
 
 // Allow reports whether key has a use left, spending none. When none is
@@ -87,7 +86,11 @@ func (l *Limiter[K]) Allow(key K) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.left(l.bucket(key, now), now)
+	b := l.bucket(key, now)
+	if b == nil || b.TokensAt(now) >= 1 {
+		return true, 0
+	}
+	return false, l.wait(b, now)
 }
 
 // Charge spends one use of key's allowance, whether or not one is left:
@@ -97,63 +100,59 @@ func (l *Limiter[K]) Charge(key K) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.spend(key, l.bucket(key, now), now)
+	b := l.bucket(key, now)
+	if b == nil {
+		b = l.add(key)
+	}
+	// A reservation of one use always succeeds (burst is at least 1),
+	// taking the tokens below zero when none is left: the debt.
+	b.ReserveN(now, 1)
 }
 
 // bucket returns key's bucket, marked as the most recently used, or nil
 // when key has a whole allowance (a bucket that has refilled is forgotten
 // here).
-func (l *Limiter[K]) bucket(key K, now time.Time) *bucket[K] {
-	e, ok := l.buckets[key]
+func (l *Limiter[K]) bucket(key K, now time.Time) *rate.Limiter {
+	b, ok := l.keys.Get(key)
 	if !ok {
 		return nil
 	}
-	b := e.Value.(*bucket[K])
-	if !b.whole.After(now) {
-		l.order.Remove(e)
-		delete(l.buckets, key)
+	if b.TokensAt(now) >= float64(l.burst) {
+		l.keys.Remove(key)
 		return nil
 	}
-	l.order.MoveToFront(e)
 	return b
 }
 
-// left reports whether bucket b (nil: a whole allowance) has a use left,
-// and if not how long until it has.
-func (l *Limiter[K]) left(b *bucket[K], now time.Time) (bool, time.Duration) {
-	next := now
-	if b != nil && b.whole.After(now) {
-		next = b.whole
-	}
-	if over := next.Add(l.interval).Sub(now) - l.burst; over > 0 {
-		return false, over
-	}
-	return true, 0
+// add makes key a bucket with a whole allowance, forgetting the least
+// recently used key when the limiter holds max already.
+func (l *Limiter[K]) add(key K) *rate.Limiter {
+	b := rate.NewLimiter(l.every, l.burst)
+	l.keys.Add(key, b)
+	return b
 }
 
-// spend takes one use from key's bucket b (nil: a whole allowance, for
-// which a bucket is made), with no regard to what is left.
-func (l *Limiter[K]) spend(key K, b *bucket[K], now time.Time) {
-	if b == nil {
-		l.buckets[key] = l.order.PushFront(&bucket[K]{key: key, whole: now.Add(l.interval)})
-		for l.order.Len() > l.max {
-			oldest := l.order.Back()
-			l.order.Remove(oldest)
-			delete(l.buckets, oldest.Value.(*bucket[K]).key)
-		}
-		return
+// wait is how long until bucket b has a use left at now. The Limiter
+// counts in float64 tokens, so the time is rounded to the millisecond:
+// a tenth of a nanosecond of rounding error would otherwise show as
+// 4m59.999999999s where a client is told 5 minutes.
+func (l *Limiter[K]) wait(b *rate.Limiter, now time.Time) time.Duration {
+	short := 1 - b.TokensAt(now)
+	if short <= 0 {
+		return 0
 	}
-	if b.whole.Before(now) {
-		b.whole = now
+	secs := short / float64(l.every)
+	if math.IsInf(secs, 0) || math.IsNaN(secs) {
+		return time.Duration(math.MaxInt64)
 	}
-	b.whole = b.whole.Add(l.interval)
+	return time.Duration(secs * float64(time.Second)).Round(time.Millisecond)
 }
 
 // Size is how many keys are remembered.
 func (l *Limiter[K]) Size() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.order.Len()
+	return l.keys.Len()
 }
 
 // ClientKey is what a client address is counted under: its IPv4 address,
