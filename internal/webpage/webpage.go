@@ -23,6 +23,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/text/language"
+
+	"memberbind/internal/member"
 )
 
 //go:embed layout.html style.css
@@ -85,30 +89,43 @@ func Send(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 }
 
 // NegotiateLang picks en or zh-CN from an Accept-Language header: the
-// highest-quality range that is English or any Chinese, earlier first on
-// a tie; en when none is.
+// language of the client's most preferred range (highest quality, earlier
+// first on a tie) that is a form of English or of Chinese; en when none is
+// or the header does not parse.
+//
+// x/text/language parses the header and judges which of our languages a
+// range is a form of (en-GB is English, zh-TW is Chinese, if of another
+// script). The Matcher is asked about one range at a time, in the client's
+// order, rather than about the whole list: over a list it lets an exact
+// match further down beat a close one the client prefers
+// ("en-GB,en;q=0.9,zh-CN;q=0.95" would be answered in Chinese), which
+// for two languages is the wrong trade.
 func NegotiateLang(header string) string {
-	best, bestQ := "en", 0.0
-	for _, part := range strings.Split(header, ",") {
-		tag, q := MediaRange(part)
-		var lang string
-		switch {
-		case tag == "en" || strings.HasPrefix(tag, "en-"):
-			lang = "en"
-		case tag == "zh" || strings.HasPrefix(tag, "zh-"):
-			lang = "zh-CN"
-		default:
-			continue
-		}
-		if q > bestQ {
-			best, bestQ = lang, q
+	tags, _, err := language.ParseAcceptLanguage(header)
+	if err != nil {
+		return "en"
+	}
+	for _, tag := range tags {
+		if _, i, conf := langMatcher.Match(tag); conf != language.No {
+			return member.Langs[i]
 		}
 	}
-	return best
+	return "en"
 }
 
-// MediaRange splits one element of an Accept or Accept-Language header
-// into its value (lower-case) and quality.
+// langMatcher matches to member.Langs, in its order.
+var langMatcher = func() language.Matcher {
+	var tags []language.Tag
+	for _, l := range member.Langs {
+		tags = append(tags, language.MustParse(l))
+	}
+	return language.NewMatcher(tags)
+}()
+
+// MediaRange splits one element of an Accept header into its media range
+// (lower-case) and quality. It stays hand-written: x/text/language parses
+// only language ranges, and mime.ParseMediaType takes one type without
+// the quality rules an Accept list needs.
 func MediaRange(s string) (string, float64) {
 	fields := strings.Split(s, ";")
 	mt := strings.ToLower(strings.TrimSpace(fields[0]))

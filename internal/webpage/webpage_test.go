@@ -55,3 +55,27 @@ func TestFormatTime(t *testing.T) {
 		t.Errorf("zh-CN: %q", got)
 	}
 }
+
+func TestNegotiateLang(t *testing.T) {
+	for header, want := range map[string]string{
+		"":                            "en",
+		"*":                           "en",
+		"zh":                          "zh-CN",
+		"ZH-cn":                       "zh-CN",
+		"zh-Hans-CN":                  "zh-CN",
+		"zh-TW":                       "zh-CN",
+		"en-US,zh;q=0.5":              "en",
+		"zh;q=0.5,en;q=0.5":           "zh-CN",
+		"ja, fr;q=0.9":                "en",
+		"ja, zh;q=0.1":                "zh-CN",
+		"zh;q=bad":                    "en",
+		"zh;q=0":                      "en",
+		"en-GB,en;q=0.9,zh-CN;q=0.95": "en",
+		"en;q=0.9,zh-CN;q=0.95":       "zh-CN",
+		"fr-FR, zh;q=0.8, en;q=0.5":   "zh-CN",
+	} {
+		if got := NegotiateLang(header); got != want {
+			t.Errorf("NegotiateLang(%q) = %q, want %q", header, got, want)
+		}
+	}
+}
