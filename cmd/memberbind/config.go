@@ -51,6 +51,10 @@ type config struct {
 	// activation and sign-in pages believe when they count a client's
 	// attempts; empty: the peer address counts.
 	TrustedProxies []netip.Prefix
+
+	// Now is the clock of the store, the mail worker and the pages' rate
+	// limiters: time.Now, which only tests replace (runAt).
+	Now func() time.Time
 }
 
 // The environment variables memberbind reads.
@@ -120,6 +124,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Listen:               strings.TrimSpace(getenv(envListen)),
 		Policy:               member.DefaultPolicy(),
 		SignIn:               member.DefaultSignInPolicy(),
+		Now:                  time.Now,
 		MailConcurrency:      4,
 		GraphQLCostInFlight:  graph.DefaultCostInFlight(),
 		GraphQLIntrospection: true,

@@ -31,6 +31,7 @@ func startWorker(ctx context.Context, cfg config, smtpURL, publicURL string, st 
 		RetryBudget:   cfg.MailRetryBudget,
 		Lease:         cfg.MailLease,
 		Logger:        log,
+		Now:           cfg.Now,
 	})
 	if err != nil {
 		sender.Close()

@@ -53,6 +53,12 @@ func (s *syncBuffer) String() string {
 // its port.
 func serveFor(t *testing.T, vars map[string]string) *instance {
 	t.Helper()
+	return serveAt(t, vars, time.Now)
+}
+
+// serveAt is serveFor on the clock now.
+func serveAt(t *testing.T, vars map[string]string, now func() time.Time) *instance {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +73,7 @@ func serveFor(t *testing.T, vars map[string]string) *instance {
 	done := make(chan error, 1)
 	var logs syncBuffer
 	go func() {
-		err := run(ctx, []string{"serve"}, env(vars), pw, &logs)
+		err := runAt(ctx, now, []string{"serve"}, env(vars), pw, &logs)
 		pw.CloseWithError(fmt.Errorf("serve ended: %v", err))
 		done <- err
 	}()

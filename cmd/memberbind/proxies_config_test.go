@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"memberbind/internal/testenv"
 )
@@ -78,8 +79,11 @@ func TestTrustedProxiesServe(t *testing.T) {
 		{"127.0.0.0/8, ::1", http.StatusNotFound},
 		{"", http.StatusTooManyRequests},
 	} {
-		inst := serveFor(t, map[string]string{"MEMBERBIND_DATABASE_DSN": dsn, "MEMBERBIND_SMTP_URL": "smtp://127.0.0.1:1?tls=none",
-			envTrustedProxies: tc.proxies})
+		// The clock stands still: however slowly the misses go through,
+		// none of the allowance comes back during the test.
+		clock := testenv.NewClock(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
+		inst := serveAt(t, map[string]string{"MEMBERBIND_DATABASE_DSN": dsn, "MEMBERBIND_SMTP_URL": "smtp://127.0.0.1:1?tls=none",
+			envTrustedProxies: tc.proxies}, clock.Now)
 		for i := range 20 {
 			if code := miss(inst.URL, "198.51.100.1"); code != http.StatusNotFound {
 				t.Fatalf("%s=%q: miss %d = %d, want 404", envTrustedProxies, tc.proxies, i+1, code)

@@ -33,7 +33,7 @@ func openStore(ctx context.Context, cfg config, dsn string, log *slog.Logger) (*
 		db.Close()
 		return nil, nil, err
 	}
-	return mysql.New(db, mysql.Options{Policy: cfg.Policy}), func() { db.Close() }, nil
+	return mysql.New(db, mysql.Options{Policy: cfg.Policy, Now: cfg.Now}), func() { db.Close() }, nil
 }
 
 // serve is `memberbind serve`: the API, the pages and the mail worker, on
@@ -188,8 +188,8 @@ func printDevBanner(ctx context.Context, st *mysql.Store, publicURL string, addr
 func routes(cfg config, publicURL string, st *mysql.Store, mailbox *devstack.MailServer, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight, CostPerOrganization: cfg.GraphQLCostPerOrg}))
-	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log, TrustedProxies: cfg.TrustedProxies}))
-	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: publicURL, Logger: log, TrustedProxies: cfg.TrustedProxies})
+	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now}))
+	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: publicURL, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now})
 	if err != nil {
 		return nil, err
 	}

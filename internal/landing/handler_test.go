@@ -16,6 +16,10 @@ import (
 // failingActivator fails the test if the handler asks the store anything.
 type failingActivator struct{ t *testing.T }
 
+// stopped is a clock that stands still, for handlers whose limiter must
+// not refill during a test however slowly the machine runs it.
+func stopped() time.Time { return t0 }
+
 func (a failingActivator) InspectLink(_ context.Context, token string) (*member.LinkView, error) {
 	a.t.Errorf("InspectLink(%q) reached the store", token)
 	return &member.LinkView{State: member.LinkUnknown}, nil
@@ -47,7 +51,7 @@ const wellFormed = "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"
 // in the handler, before any store call.
 func TestMalformedTokensNeverReachStore(t *testing.T) {
 	t.Parallel()
-	h := landing.New(landing.Options{Activator: failingActivator{t}, MissBurst: 1000})
+	h := landing.New(landing.Options{Now: stopped, Activator: failingActivator{t}, MissBurst: 1000})
 	for _, tok := range []string{
 		"", "abc", wellFormed[:42], wellFormed + "C", wellFormed[:42] + "=", wellFormed[:42] + "+",
 		wellFormed[:42] + "/", wellFormed[:21] + " " + wellFormed[:21], wellFormed[:41] + "é",
@@ -76,7 +80,7 @@ func TestMalformedTokensNeverReachStore(t *testing.T) {
 func TestStoreError(t *testing.T) {
 	t.Parallel()
 	var logs lockedBuffer
-	h := landing.New(landing.Options{
+	h := landing.New(landing.Options{Now: stopped,
 		Activator: fixedActivator{err: errors.New("dial tcp 10.0.0.5:3306: secret detail")},
 		Logger:    slog.New(slog.NewTextHandler(&logs, nil)),
 	})
@@ -102,7 +106,7 @@ func TestStoreError(t *testing.T) {
 	}
 
 	// A store error does not count as a miss.
-	h = landing.New(landing.Options{Activator: fixedActivator{err: errors.New("down")}, MissBurst: 1, Logger: slog.New(slog.DiscardHandler)})
+	h = landing.New(landing.Options{Now: stopped, Activator: fixedActivator{err: errors.New("down")}, MissBurst: 1, Logger: slog.New(slog.DiscardHandler)})
 	for range 3 {
 		if res := get(h, wellFormed); res.Status != http.StatusInternalServerError {
 			t.Errorf("status = %d, want 500", res.Status)
@@ -113,7 +117,7 @@ func TestStoreError(t *testing.T) {
 // TestMethods refuses what is not GET, HEAD or POST.
 func TestMethods(t *testing.T) {
 	t.Parallel()
-	h := landing.New(landing.Options{Activator: failingActivator{t}})
+	h := landing.New(landing.Options{Now: stopped, Activator: failingActivator{t}})
 	for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions, "PROPFIND"} {
 		res := serve(h, m, "/activate?token="+wellFormed, "", nil)
 		if res.Status != http.StatusMethodNotAllowed {
@@ -134,7 +138,7 @@ func TestMethods(t *testing.T) {
 // TestBadPosts refuses bodies the page's form would never send.
 func TestBadPosts(t *testing.T) {
 	t.Parallel()
-	h := landing.New(landing.Options{Activator: failingActivator{t}})
+	h := landing.New(landing.Options{Now: stopped, Activator: failingActivator{t}})
 	for _, c := range []struct {
 		name, contentType, body string
 		status                  int
@@ -165,7 +169,7 @@ func TestBadPosts(t *testing.T) {
 // TestOtherPaths answers nothing but /activate.
 func TestOtherPaths(t *testing.T) {
 	t.Parallel()
-	h := landing.New(landing.Options{Activator: failingActivator{t}})
+	h := landing.New(landing.Options{Now: stopped, Activator: failingActivator{t}})
 	for _, p := range []string{"/activate/", "/activate/style.css", "/", "/activate/x?token=" + wellFormed} {
 		res := serve(h, http.MethodGet, p, "", nil)
 		if res.Status != http.StatusNotFound {
@@ -183,7 +187,7 @@ func TestLanguageFallback(t *testing.T) {
 	for _, orgLang := range []string{"", "fr", "zh-TW"} {
 		view := &member.LinkView{State: member.LinkValid, OrgName: "Acme", OrgLang: orgLang, MemberName: "Alice",
 			Email: "alice@example.com", Phone: "+14155552671", ExpiresAt: &expires}
-		h := landing.New(landing.Options{Activator: fixedActivator{view: view}})
+		h := landing.New(landing.Options{Now: stopped, Activator: fixedActivator{view: view}})
 		res := get(h, wellFormed, withAcceptLanguage("zh-CN,zh;q=0.9,en;q=0.8"))
 		checkPage(t, res, "zh-CN")
 		if !strings.Contains(res.Body, "2026年5月16日 08:05 (UTC)") || !strings.Contains(text(res), "+1 41****2671") {
@@ -201,14 +205,14 @@ func TestLanguageFallback(t *testing.T) {
 // with a 500, not with a guess.
 func TestUnexpectedState(t *testing.T) {
 	t.Parallel()
-	h := landing.New(landing.Options{
+	h := landing.New(landing.Options{Now: stopped,
 		Activator: fixedActivator{view: &member.LinkView{State: "SOMETHING_NEW"}},
 		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if res := get(h, wellFormed); res.Status != http.StatusInternalServerError {
 		t.Errorf("status = %d, want 500", res.Status)
 	}
-	h = landing.New(landing.Options{Activator: fixedActivator{}, Logger: slog.New(slog.DiscardHandler)})
+	h = landing.New(landing.Options{Now: stopped, Activator: fixedActivator{}, Logger: slog.New(slog.DiscardHandler)})
 	if res := get(h, wellFormed); res.Status != http.StatusInternalServerError {
 		t.Errorf("nil view: status = %d, want 500", res.Status)
 	}

@@ -523,7 +523,7 @@ func TestRateLimit(t *testing.T) {
 // TestRateLimitBehindProxy counts the client named by a trusted proxy.
 func TestRateLimitBehindProxy(t *testing.T) {
 	t.Parallel()
-	h := landing.New(landing.Options{
+	h := landing.New(landing.Options{Now: stopped,
 		Activator:      failingActivator{t},
 		MissBurst:      2,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},

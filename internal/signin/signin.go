@@ -353,6 +353,8 @@ func (h *Handler) serveRequest(w http.ResponseWriter, r *http.Request) {
 	// page, no sooner than the floor, whatever the store did. A store
 	// error is logged and not shown, since it could only show on the
 	// path of an address that is an account.
+	// The floor is a real wait the client sees, not a limit, so it runs
+	// on the wall clock, not on the injected one.
 	answerAt := time.Now().Add(h.floor)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeTimeout)
 	err = h.store.RequestSignIn(ctx, email, h.policy)

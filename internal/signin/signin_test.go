@@ -745,7 +745,7 @@ func (errStore) SignOut(context.Context, string) error { return errDown }
 func TestStoreError(t *testing.T) {
 	t.Parallel()
 	var logs lockedBuffer
-	h, err := signin.New(signin.Options{Store: errStore{}, AnswerFloor: -1,
+	h, err := signin.New(signin.Options{Store: errStore{}, AnswerFloor: -1, Now: func() time.Time { return t0 },
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
