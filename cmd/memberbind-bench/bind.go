@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -154,6 +155,16 @@ func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor 
 		email, sql.NullString{}, now); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, sqlLockRecipient, key); err != nil {
+		return err
+	}
+	var recent string
+	if err := tx.GetContext(ctx, &recent, sqlReadRecipient, key); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, sqlSetRecipient, strconv.FormatInt(now.UnixMicro(), 10), key); err != nil {
+		return err
+	}
 	res, err = tx.ExecContext(ctx, sqlInsertLink, orgID, bindingID, mysql.Hash(token), string(member.LinkSubmitted), email, now)
 	if err != nil {
 		return err
@@ -167,6 +178,14 @@ func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor 
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, sqlCountLink, linkID, bindingID); err != nil {
+		return err
+	}
+	hour := member.MailHour(now)
+	if _, err := tx.ExecContext(ctx, sqlCountOrgMail, orgID, hour); err != nil {
+		return err
+	}
+	var mails int
+	if err := tx.GetContext(ctx, &mails, sqlReadOrgMail, orgID, hour); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -271,7 +271,7 @@ wait:
 	for len(outbox.accepted) > 0 {
 		<-outbox.accepted
 	}
-	st := mysql.New(f.db, mysql.Options{})
+	st := mysql.New(f.db, mysql.Options{Policy: benchPolicy()})
 	st.OnOutbox = w.Notify
 	srv, err := startInProcess(st)
 	if err != nil {

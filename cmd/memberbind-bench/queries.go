@@ -89,7 +89,7 @@ func (b *bench) queries(ctx context.Context) error {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
-	st := mysql.New(db, mysql.Options{})
+	st := mysql.New(db, mysql.Options{Policy: benchPolicy()})
 	srv, err := startInProcess(st)
 	if err != nil {
 		return err
