@@ -172,8 +172,8 @@ func bindEmail(memberID int64, domain string) string {
 
 // benchPolicy is the default policy without the organization's hourly
 // mail budget in the way: every figure mails from one organization, at
-// thousands of binds a second. The budget's counter row is still updated
-// with each mail, so its cost is measured.
+// thousands of binds a second. The budget is still reserved, a block at a
+// time, so its cost is measured.
 func benchPolicy() member.Policy {
 	p := member.DefaultPolicy()
 	p.MailsPerOrgHour = math.MaxInt32

@@ -127,11 +127,6 @@ const (
 		ON DUPLICATE KEY UPDATE email_key = email_key`
 	sqlReadRecipient = `SELECT recent_mails FROM mail_recipients WHERE email_key = ? FOR UPDATE`
 	sqlSetRecipient  = `UPDATE mail_recipients SET recent_mails = ? WHERE email_key = ?`
-	// countOrgMail.
-	sqlCountOrgMail = `
-		INSERT INTO org_mail_hours (org_id, hour_start, mails) VALUES (?, ?, 1)
-		ON DUPLICATE KEY UPDATE mails = mails + 1`
-	sqlReadOrgMail = `SELECT mails FROM org_mail_hours WHERE org_id = ? AND hour_start = ? FOR UPDATE`
 )
 
 // Confirming an activation link (figure 5): internal/mysql/activation.go

@@ -13,8 +13,10 @@ import (
 //     sliding hour: the store locks a row of the address and reads the
 //     times of its recent mails;
 //   - per organization, in the current clock hour (UTC): the store keeps
-//     one counter row per organization and hour, incremented with this
-//     mail, and passes the count read back.
+//     one counter row per organization and hour of the mails it reserved,
+//     and reserves them in blocks (OrgMailBlock), so that the row every
+//     mail of the organization would otherwise lock is touched once a
+//     block.
 //
 // The recipient cap is sliding because it guards one mailbox, where a
 // burst across an hour's boundary is exactly the harm; the organization's
@@ -72,8 +74,8 @@ func keepRecent(sends []time.Time, now time.Time, n int) []time.Time {
 func MailHour(now time.Time) time.Time { return now.UTC().Truncate(time.Hour) }
 
 // DecideOrgMail decides whether an organization may queue an activation
-// mail at now, when counted is how many it queued in now's clock hour
-// including this one.
+// mail at now, when counted is how many it queued (or reserved) in now's
+// clock hour including this one.
 func DecideOrgMail(counted int, now time.Time, p Policy) *Error {
 	if counted <= p.MailsPerOrgHour {
 		return nil
@@ -83,4 +85,19 @@ func DecideOrgMail(counted int, now time.Time, p Policy) *Error {
 		p.MailsPerOrgHour, next.Format(time.RFC3339))
 	e.RetryAt = &next
 	return e
+}
+
+// MaxOrgMailBlock is the most mails of an organization's hourly budget
+// one instance reserves at once.
+const MaxOrgMailBlock = 64
+
+// OrgMailBlock is how many mails an instance reserves of an
+// organization's budget when it has reserved counted of it this hour
+// already (DecideOrgMail having allowed one more): an eighth of what is
+// left, between 1 and MaxOrgMailBlock. Blocks shrink as the budget runs
+// out, so that instances sharing an organization share its last mails
+// rather than one of them holding them unused; at the end the budget is
+// reserved one mail at a time, which makes it exact.
+func OrgMailBlock(counted int, p Policy) int {
+	return min(max((p.MailsPerOrgHour-counted)/8, 1), MaxOrgMailBlock)
 }

@@ -126,3 +126,13 @@ func TestRecentMails(t *testing.T) {
 		}
 	}
 }
+
+func TestOrgMailBlock(t *testing.T) {
+	for _, c := range []struct{ budget, counted, want int }{
+		{1000, 0, 64}, {1000, 600, 50}, {1000, 990, 1}, {1000, 999, 1}, {3, 0, 1}, {1 << 30, 0, MaxOrgMailBlock},
+	} {
+		if got := OrgMailBlock(c.counted, Policy{MailsPerOrgHour: c.budget}); got != c.want {
+			t.Errorf("OrgMailBlock(%d of %d) = %d, want %d", c.counted, c.budget, got, c.want)
+		}
+	}
+}

@@ -104,18 +104,45 @@ func (s *Store) ResendActivationLink(ctx context.Context, orgID int64, actor mem
 // mutate runs change on a member locked in a transaction. email, when set,
 // is the email the change claims: a duplicate-key failure on it becomes the
 // right conflict code.
+//
+// Every change made through mutate queues exactly one activation mail when
+// it succeeds, and each takes that mail from the organization's hourly
+// budget (see orgBudget): from this instance's reserved block when it has
+// one, or else by rolling back, reserving a block in a transaction of its
+// own, and running the change again.
 func (s *Store) mutate(ctx context.Context, orgID, memberID int64, email string, change func(tx *sqlx.Tx, m *member.Member) error) (*member.Member, error) {
 	var m *member.Member
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		if m, err = s.lockMember(ctx, tx, orgID, memberID); err != nil {
-			return err
+	var ticket mailTicket // a mail of the budget this call holds
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+			var err error
+			if m, err = s.lockMember(ctx, tx, orgID, memberID); err != nil {
+				return err
+			}
+			if err := change(tx, m); err != nil {
+				return err
+			}
+			if !ticket.valid(s.Now()) && !s.budget.take(orgID, s.Now(), &ticket) {
+				return errNoReservedMail
+			}
+			return nil
+		})
+		if !errors.Is(err, errNoReservedMail) || attempt == 2 {
+			break
 		}
-		return change(tx, m)
-	})
+		if err = s.reserveOrgMail(ctx, orgID, &ticket); err != nil {
+			break
+		}
+	}
 	if err == nil {
+		ticket = mailTicket{} // spent on the mail just committed
 		s.notifyOutbox()
 		return m, nil
+	}
+	s.budget.giveBack(ticket)
+	if errors.Is(err, errNoReservedMail) {
+		err = fmt.Errorf("mutate member %d: %w", memberID, err)
 	}
 	if mysqlErrorNumber(err) == errDuplicateKey && email != "" {
 		err = s.emailConflict(ctx, email)
@@ -268,9 +295,7 @@ func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind
 	b.UnsentLinks++
 	b.NewestLinkID = linkID
 	b.Delivery = &member.Delivery{LinkID: linkID, Status: member.DeliveryQueued}
-	// Last, so that the organization's counter row, which every mail of
-	// the organization updates, is held only from here to the commit.
-	return s.countOrgMail(ctx, tx, m.OrgID, now)
+	return nil
 }
 
 // countRecipientMail decides whether an activation mail may go to email
@@ -345,26 +370,4 @@ func formatMailTimes(ts []time.Time) string {
 		parts[i] = strconv.FormatInt(t.UnixMicro(), 10)
 	}
 	return strings.Join(parts, " ")
-}
-
-// countOrgMail counts one activation mail against the organization's
-// budget of now's clock hour and decides on the count read back
-// (member.DecideOrgMail); a refusal rolls the count back with the rest.
-// The upsert locks the row, and the locking read returns the count as of
-// this transaction's own increment on every engine.
-func (s *Store) countOrgMail(ctx context.Context, tx *sqlx.Tx, orgID int64, now time.Time) error {
-	hour := member.MailHour(now)
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO org_mail_hours (org_id, hour_start, mails) VALUES (?, ?, 1)
-		ON DUPLICATE KEY UPDATE mails = mails + 1`, orgID, hour); err != nil {
-		return fmt.Errorf("count organization mail: %w", err)
-	}
-	var counted int
-	if err := tx.GetContext(ctx, &counted, `SELECT mails FROM org_mail_hours WHERE org_id = ? AND hour_start = ? FOR UPDATE`, orgID, hour); err != nil {
-		return fmt.Errorf("read organization mail count: %w", err)
-	}
-	if derr := member.DecideOrgMail(counted, now, s.policy); derr != nil {
-		return derr
-	}
-	return nil
 }

@@ -20,6 +20,7 @@ type Store struct {
 	policy member.Policy
 	clock  func() time.Time
 	random io.Reader
+	budget orgBudget // the organizations' mail budgets reserved by this instance
 
 	// OnOutbox, when set, is called after a transaction that wrote outbox
 	// rows has committed, so that a worker in this process can send them at
