@@ -18,9 +18,11 @@ CREATE TABLE mail_recipients (
   PRIMARY KEY (email_key)
 ) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- An organization's activation mails per clock hour (UTC): incremented by
--- the last statement of each mail's transaction and read back, so the hot
--- row is held only from there to the commit.
+-- The activation mails each organization reserved of its hourly budget,
+-- per clock hour (UTC): an instance locks the row, reads it and adds a
+-- block of mails in a short transaction of its own, then hands the block
+-- out from memory (internal/mysql/budget.go), so that binds in one
+-- organization do not all queue on this row.
 CREATE TABLE org_mail_hours (
   org_id BIGINT NOT NULL,
   hour_start DATETIME(6) NOT NULL,
