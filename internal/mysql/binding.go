@@ -308,8 +308,9 @@ func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind
 // plain SELECT on TiDB would read the transaction's start snapshot).
 //
 // Lock order: a mutation holds its member (and binding, and email claim)
-// before it gets here, and takes the organization's counter row after;
-// nothing locks a member while holding a recipient row.
+// before it gets here; nothing locks a member while holding a recipient
+// row. (The organization's budget row is locked only in a transaction of
+// its own, see orgBudget.)
 func (s *Store) countRecipientMail(ctx context.Context, tx *sqlx.Tx, email string, now time.Time) error {
 	key := member.EmailKey(email)
 	sends, err := lockMailRecipient(ctx, tx, key, "recent_mails")

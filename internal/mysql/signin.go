@@ -63,6 +63,8 @@ func (s *Store) RequestSignIn(ctx context.Context, email string, p member.SignIn
 			SELECT COUNT(*) FROM signin_links WHERE member_id = ? AND org_id = ? AND used_at IS NULL AND expires_at > ? FOR UPDATE`, m.ID, m.OrgID, now); err != nil {
 			return fmt.Errorf("count live sign-in links: %w", err)
 		}
+		// DecideSignInLink decides below; this early answer only spares
+		// the address's row a lock for a request that could mail nothing.
 		if !member.MaySignIn(m, key) || live >= p.MaxLiveLinks {
 			return nil
 		}

@@ -217,6 +217,39 @@ func TestRequestSignInBounded(t *testing.T) {
 	}
 }
 
+// TestSignInMailsPerHourConcurrent: a flood of concurrent requests for one
+// login email mails it at most MailsPerHour links in any hour, however
+// many live links are allowed; an hour after the first, one more.
+func TestSignInMailsPerHourConcurrent(t *testing.T) {
+	t.Parallel()
+	testenv.RequireRowLocks(t)
+	f := newSignInFixture(t)
+	f.p.MaxLiveLinks, f.p.MailsPerHour = 100, 4
+	alice := f.activate("Alice", "alice@example.com")
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			if err := f.st.RequestSignIn(f.ctx, "Alice@example.com", f.p); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := f.count("signin_links", "member_id = ?", alice.ID); n != 4 {
+		t.Errorf("%d links after 30 requests at once, want the hourly cap of 4", n)
+	}
+	f.clock.Add(59 * time.Minute)
+	f.request("alice@example.com")
+	if n := f.count("signin_links", "member_id = ?", alice.ID); n != 4 {
+		t.Errorf("%d links 59 minutes later, want still 4", n)
+	}
+	f.clock.Add(time.Minute)
+	f.request("alice@example.com")
+	if n := f.count("signin_links", "member_id = ?", alice.ID); n != 5 {
+		t.Errorf("%d links an hour after the first, want 5", n)
+	}
+}
+
 // TestSignInLinks: a link signs in once, within its minutes; opening it
 // changes nothing; used, expired and unknown links are refused.
 func TestSignInLinks(t *testing.T) {
