@@ -119,6 +119,9 @@ func policy(p member.Policy) *model.Policy {
 		MaxModifications:     p.MaxModifications,
 		ResendsPerHour:       p.ResendsPerHour,
 		ResendsTotal:         p.ResendsTotal,
+
+		MailsPerRecipientHour:    p.MailsPerRecipientHour,
+		MailsPerOrganizationHour: p.MailsPerOrgHour,
 	}
 }
 

@@ -138,10 +138,12 @@ type ComplexityRoot struct {
 	}
 
 	Policy struct {
-		ActivationTTLSeconds func(childComplexity int) int
-		MaxModifications     func(childComplexity int) int
-		ResendsPerHour       func(childComplexity int) int
-		ResendsTotal         func(childComplexity int) int
+		ActivationTTLSeconds     func(childComplexity int) int
+		MailsPerOrganizationHour func(childComplexity int) int
+		MailsPerRecipientHour    func(childComplexity int) int
+		MaxModifications         func(childComplexity int) int
+		ResendsPerHour           func(childComplexity int) int
+		ResendsTotal             func(childComplexity int) int
 	}
 
 	Query struct {
@@ -653,6 +655,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Policy.ActivationTTLSeconds(childComplexity), true
+	case "Policy.mailsPerOrganizationHour":
+		if e.ComplexityRoot.Policy.MailsPerOrganizationHour == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.MailsPerOrganizationHour(childComplexity), true
+	case "Policy.mailsPerRecipientHour":
+		if e.ComplexityRoot.Policy.MailsPerRecipientHour == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Policy.MailsPerRecipientHour(childComplexity), true
 	case "Policy.maxModifications":
 		if e.ComplexityRoot.Policy.MaxModifications == nil {
 			break
@@ -978,6 +992,10 @@ type Policy {
   resendsPerHour: Int!
   "How many times one binding's link may be sent in all."
   resendsTotal: Int!
+  "How many activation mails one email address may receive in any hour, from every binding and organization together (RECIPIENT_LIMIT_REACHED beyond)."
+  mailsPerRecipientHour: Int!
+  "How many activation mails the organization may send in one clock hour, UTC (ORGANIZATION_MAIL_LIMIT_REACHED beyond)."
+  mailsPerOrganizationHour: Int!
 }
 
 input MemberFilter {
@@ -1438,6 +1456,10 @@ func (ec *executionContext) childFields_Policy(ctx context.Context, field graphq
 		return ec.fieldContext_Policy_resendsPerHour(ctx, field)
 	case "resendsTotal":
 		return ec.fieldContext_Policy_resendsTotal(ctx, field)
+	case "mailsPerRecipientHour":
+		return ec.fieldContext_Policy_mailsPerRecipientHour(ctx, field)
+	case "mailsPerOrganizationHour":
+		return ec.fieldContext_Policy_mailsPerOrganizationHour(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Policy", field.Name)
 }
@@ -3661,6 +3683,52 @@ func (ec *executionContext) _Policy_resendsTotal(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Policy_resendsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Policy_mailsPerRecipientHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_mailsPerRecipientHour(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MailsPerRecipientHour, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_mailsPerRecipientHour(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Policy_mailsPerOrganizationHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Policy_mailsPerOrganizationHour(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MailsPerOrganizationHour, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Policy_mailsPerOrganizationHour(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Policy", field, false, false, "Int")
 }
 
@@ -6496,6 +6564,16 @@ func (ec *executionContext) _Policy(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "resendsTotal":
 			out.Values[i] = ec._Policy_resendsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mailsPerRecipientHour":
+			out.Values[i] = ec._Policy_mailsPerRecipientHour(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mailsPerOrganizationHour":
+			out.Values[i] = ec._Policy_mailsPerOrganizationHour(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}

@@ -167,6 +167,10 @@ func TestOrgMailBudget(t *testing.T) {
 	p := member.DefaultPolicy()
 	p.MailsPerOrgHour = 3
 	a := newAPI(t, p)
+	pol := a.do(`{ organization { policy { mailsPerRecipientHour mailsPerOrganizationHour } } }`, nil)["organization"].(map[string]any)["policy"].(map[string]any)
+	if pol["mailsPerRecipientHour"] != float64(10) || pol["mailsPerOrganizationHour"] != float64(3) {
+		t.Errorf("policy = %v, want the caps 10 and 3", pol)
+	}
 	a.clock.Set(start.Add(25 * time.Minute))
 	const n = 8
 	ids := make([]string, n)

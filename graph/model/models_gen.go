@@ -91,6 +91,10 @@ type Policy struct {
 	ResendsPerHour int `json:"resendsPerHour"`
 	// How many times one binding's link may be sent in all.
 	ResendsTotal int `json:"resendsTotal"`
+	// How many activation mails one email address may receive in any hour, from every binding and organization together (RECIPIENT_LIMIT_REACHED beyond).
+	MailsPerRecipientHour int `json:"mailsPerRecipientHour"`
+	// How many activation mails the organization may send in one clock hour, UTC (ORGANIZATION_MAIL_LIMIT_REACHED beyond).
+	MailsPerOrganizationHour int `json:"mailsPerOrganizationHour"`
 }
 
 type Query struct {
