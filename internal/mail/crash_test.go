@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"memberbind/internal/mail"
+	"memberbind/internal/member"
 	"memberbind/internal/mysql"
 	"memberbind/internal/testenv"
 )
@@ -99,7 +100,10 @@ func TestDeliveryCrashWindow(t *testing.T) {
 	t.Parallel()
 	const n, kills, concurrency = 1200, 5, 4
 	bound := concurrency + mail.MaxUnrecorded(concurrency)
-	f := newFixture(t, fixtureOptions{})
+	// A backlog above the organization's default hourly mail budget.
+	policy := member.DefaultPolicy()
+	policy.MailsPerOrgHour = 2 * n
+	f := newFixture(t, fixtureOptions{Policy: policy})
 	mp := testenv.Mailpit(t)
 	f.bindMany(n, 4, "crash.example.com")
 
