@@ -145,6 +145,9 @@ func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor 
 	if err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, sqlLockRecipient, key); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx, sqlClaimEmail, key, bindingID, orgID, memberID, now); err != nil {
 		return err
 	}

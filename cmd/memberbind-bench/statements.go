@@ -121,7 +121,8 @@ const (
 		INSERT INTO outbox (org_id, member_id, binding_id, link_id, recipient, token, message_id, status, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?, ?)`
 	sqlCountLink = `UPDATE bindings SET unsent_links = unsent_links + 1, newest_link_id = ? WHERE id = ?`
-	// countRecipientMail -> lockMailRecipient, setMailRecipient.
+	// claimEmail and countRecipientMail -> lockRecipientRow,
+	// lockMailRecipient, setMailRecipient.
 	sqlLockRecipient = `
 		INSERT INTO mail_recipients (email_key, recent_mails, recent_signins) VALUES (?, '', '')
 		ON DUPLICATE KEY UPDATE email_key = email_key`

@@ -200,7 +200,18 @@ func (s *Store) newBinding(ctx context.Context, tx *sqlx.Tx, m *member.Member, a
 // claimEmail takes email for a binding in the service-wide claim table.
 // The primary key holds R3: of concurrent claims of one email exactly one
 // commits; the others fail with a duplicate key.
+//
+// The claim is taken under the address's mail_recipients row, which the
+// activation mail locks anyway (countRecipientMail): claims of one email
+// then wait for one another there, and at most one at a time waits on
+// the claim row itself. Several inserts waiting on a claim row that its
+// holder is deleting (a modification away from the email) deadlock each
+// other, which a crowd of members cycling through one address made
+// common.
 func (s *Store) claimEmail(ctx context.Context, tx *sqlx.Tx, m *member.Member, bindingID int64, email string, now time.Time) error {
+	if err := lockRecipientRow(ctx, tx, member.EmailKey(email)); err != nil {
+		return err
+	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO email_claims (email_key, binding_id, org_id, member_id, claimed_at) VALUES (?, ?, ?, ?, ?)`,
 		member.EmailKey(email), bindingID, m.OrgID, m.ID, now)
 	if err != nil {
@@ -327,18 +338,27 @@ func (s *Store) countRecipientMail(ctx context.Context, tx *sqlx.Tx, email strin
 // creating it on the address's first mail, and returns the mail times of
 // one of its columns (recent_mails or recent_signins).
 func lockMailRecipient(ctx context.Context, tx *sqlx.Tx, key, column string) ([]time.Time, error) {
-	// The upsert makes the row exist (waiting for a concurrent first
-	// mail's insert to commit); the locking read then holds and reads it.
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO mail_recipients (email_key, recent_mails, recent_signins) VALUES (?, '', '')
-		ON DUPLICATE KEY UPDATE email_key = email_key`, key); err != nil {
-		return nil, fmt.Errorf("lock mail recipient: %w", err)
+	if err := lockRecipientRow(ctx, tx, key); err != nil {
+		return nil, err
 	}
 	var recent string
 	if err := tx.GetContext(ctx, &recent, `SELECT `+column+` FROM mail_recipients WHERE email_key = ? FOR UPDATE`, key); err != nil {
 		return nil, fmt.Errorf("read mails to recipient: %w", err)
 	}
 	return parseMailTimes(recent), nil
+}
+
+// lockRecipientRow makes the mail_recipients row of an email key exist,
+// waiting for a concurrent first mail's insert to commit, and locks it (an
+// upsert that finds the row takes its exclusive lock); the locking read of
+// lockMailRecipient then holds and reads it.
+func lockRecipientRow(ctx context.Context, tx *sqlx.Tx, key string) error {
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO mail_recipients (email_key, recent_mails, recent_signins) VALUES (?, '', '')
+		ON DUPLICATE KEY UPDATE email_key = email_key`, key); err != nil {
+		return fmt.Errorf("lock mail recipient: %w", err)
+	}
+	return nil
 }
 
 // setMailRecipient stores the mail times kept of a column of a locked
