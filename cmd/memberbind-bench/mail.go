@@ -355,7 +355,7 @@ func (b *bench) expectMail(ctx context.Context, n int) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("Mailpit holds %d messages, want %d", got, n)
+			return fmt.Errorf("the Mailpit server holds %d messages, want %d", got, n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -222,4 +224,26 @@ func (c *trackedConn) Close() error {
 		c.l.mu.Unlock()
 	})
 	return c.Conn.Close()
+}
+
+// databaseDSN builds the DSN of database dbName on addr (host:port).
+func databaseDSN(addr, dbName string) string {
+	// timeTruncate=1us makes the driver send times rounded the way a
+	// DATETIME(6) column of MariaDB keeps them (go-mysql-server would
+	// otherwise keep nanoseconds the real servers drop).
+	q := url.Values{}
+	q.Set("parseTime", "true")
+	q.Set("loc", "UTC")
+	q.Set("timeTruncate", "1us")
+	q.Set("time_zone", "'+00:00'")
+	return fmt.Sprintf("root@tcp(%s)/%s?%s", addr, dbName, q.Encode())
+}
+
+// checkDatabaseName reports whether name is usable unquoted in a DSN and in
+// SQL: letters, digits and underscores, 1 to 64 of them.
+func checkDatabaseName(name string) error {
+	if name == "" || len(name) > 64 || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
+		return fmt.Errorf("devstack: database name %q: want 1 to 64 letters, digits or underscores", name)
+	}
+	return nil
 }

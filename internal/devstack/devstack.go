@@ -18,12 +18,7 @@
 // pointed at a real database and SMTP server.
 package devstack
 
-import (
-	"errors"
-	"fmt"
-	"net/url"
-	"strings"
-)
+import "errors"
 
 // ErrNotBuilt is returned by [StartDatabase] and [StartMailServer] in a binary
 // built with -tags noembed, which leaves the embedded servers out.
@@ -50,25 +45,3 @@ func (d *Database) DSN() string { return d.dsn }
 // Close stops the server, closes every client connection and drops all data.
 // It is safe to call more than once.
 func (d *Database) Close() error { return d.close() }
-
-// databaseDSN builds the DSN of database dbName on addr (host:port).
-func databaseDSN(addr, dbName string) string {
-	// timeTruncate=1us makes the driver send times rounded the way a
-	// DATETIME(6) column of MariaDB keeps them (go-mysql-server would
-	// otherwise keep nanoseconds the real servers drop).
-	q := url.Values{}
-	q.Set("parseTime", "true")
-	q.Set("loc", "UTC")
-	q.Set("timeTruncate", "1us")
-	q.Set("time_zone", "'+00:00'")
-	return fmt.Sprintf("root@tcp(%s)/%s?%s", addr, dbName, q.Encode())
-}
-
-// checkDatabaseName reports whether name is usable unquoted in a DSN and in
-// SQL: letters, digits and underscores, 1 to 64 of them.
-func checkDatabaseName(name string) error {
-	if name == "" || len(name) > 64 || strings.TrimLeft(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != "" {
-		return fmt.Errorf("devstack: database name %q: want 1 to 64 letters, digits or underscores", name)
-	}
-	return nil
-}

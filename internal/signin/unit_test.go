@@ -79,7 +79,8 @@ func TestStyleHash(t *testing.T) {
 // id alone, and differs between sessions.
 func TestSessionCSRF(t *testing.T) {
 	a, b := strings.Repeat("a", 43), strings.Repeat("b", 43)
-	if sessionCSRF(a) != sessionCSRF(a) || sessionCSRF(a) == sessionCSRF(b) || !member.WellFormedToken(sessionCSRF(a)) {
+	first, again := sessionCSRF(a), sessionCSRF(a)
+	if first != again || first == sessionCSRF(b) || !member.WellFormedToken(first) {
 		t.Errorf("sessionCSRF: %q %q", sessionCSRF(a), sessionCSRF(b))
 	}
 	if strings.Contains(sessionCSRF(a), a[:8]) {
