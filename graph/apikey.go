@@ -14,11 +14,15 @@ func userErrors(err error) ([]*model.UserError, error) {
 	if err == nil {
 		return []*model.UserError{}, nil
 	}
-	derr, ok := member.AsError(err)
-	if !ok {
+	derrs := member.AllErrors(err)
+	if len(derrs) == 0 {
 		return nil, err
 	}
-	return []*model.UserError{userError(derr)}, nil
+	out := make([]*model.UserError, len(derrs))
+	for i, derr := range derrs {
+		out[i] = userError(derr)
+	}
+	return out, nil
 }
 
 // userError is a business error as the schema shows it, its field as a

@@ -17,8 +17,8 @@ import (
 // is a fault for the error presenter. memberID is the member the mutation
 // was for, 0 when none is known.
 func (r *Resolver) payload(ctx context.Context, orgID, memberID int64, m *member.Member, err error) (*model.MemberPayload, error) {
-	derr, ok := member.AsError(err)
-	if err != nil && !ok {
+	derrs := member.AllErrors(err)
+	if err != nil && len(derrs) == 0 {
 		return nil, err
 	}
 	if err != nil {
@@ -30,10 +30,10 @@ func (r *Resolver) payload(ctx context.Context, orgID, memberID int64, m *member
 		}
 	}
 	p := &model.MemberPayload{Member: r.show(ctx, m)[0], UserErrors: []*model.UserError{}}
-	if derr == nil {
-		return p, nil
+	// An input with several fields at fault has an error for each.
+	for _, derr := range derrs {
+		p.UserErrors = append(p.UserErrors, userError(derr))
 	}
-	p.UserErrors = append(p.UserErrors, userError(derr))
 	return p, nil
 }
 
@@ -194,15 +194,22 @@ func (r *mutationResolver) mutate(ctx context.Context, input string,
 }
 
 // securityInfo runs a mutation that takes security information, once it
-// has validated it (R11).
+// has validated it (R11). A member id that is none, a bad email and a bad
+// phone are reported together.
 func (r *mutationResolver) securityInfo(ctx context.Context, input model.SecurityInfoInput,
 	change func(ctx context.Context, orgID int64, actor member.Actor, memberID int64, info member.SecurityInfo) (*member.Member, error),
 ) (*model.MemberPayload, error) {
-	return r.mutate(ctx, input.MemberID, func(orgID int64, actor member.Actor, id int64) (*member.Member, error) {
-		info, err := contact.Parse(input.Email, input.CountryCode, input.Phone)
-		if err != nil {
-			return nil, err
-		}
-		return change(ctx, orgID, actor, id, info)
-	})
+	org, actor, err := orgOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, idErr := memberID(input.MemberID)
+	info, infoErr := contact.Parse(input.Email, input.CountryCode, input.Phone)
+	if idErr != nil || infoErr != nil {
+		errs := member.AllErrors(idErr)
+		errs = append(errs, member.AllErrors(infoErr)...)
+		return r.payload(ctx, org.ID, id, nil, member.JoinErrors(errs...))
+	}
+	m, err := change(ctx, org.ID, actor, id, info)
+	return r.payload(ctx, org.ID, id, m, err)
 }

@@ -24,17 +24,15 @@ import (
 	"memberbind/internal/member"
 )
 
-// Parse validates raw security information and returns it normalized, or the
-// first problem found as a *member.Error: INVALID_EMAIL with Field ["email"],
-// or INVALID_PHONE with Field ["countryCode"] or ["phone"]. Fields are
-// checked in that order.
+// Parse validates raw security information and returns it normalized, or
+// every problem found: INVALID_EMAIL with Field ["email"], and
+// INVALID_PHONE with Field ["countryCode"] or, once the country code is
+// known, ["phone"]. One problem is a *member.Error; two are member.Errors,
+// the email's first, so that a client marks both fields at once.
 func Parse(email, countryCode, phone string) (member.SecurityInfo, error) {
-	e, err := ParseEmail(email)
-	if err != nil {
-		return member.SecurityInfo{}, err
-	}
-	cc, e164, err := ParsePhone(countryCode, phone)
-	if err != nil {
+	e, emailErr := parseEmail(email)
+	cc, e164, phoneErr := parsePhone(countryCode, phone)
+	if err := member.JoinErrors(emailErr, phoneErr); err != nil {
 		return member.SecurityInfo{}, err
 	}
 	return member.SecurityInfo{Email: e, CountryCode: cc, Phone: e164}, nil

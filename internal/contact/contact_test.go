@@ -81,3 +81,33 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+// TestParseEveryField: every field at fault gets its error, the email's
+// first, so that a form can mark them all at once.
+func TestParseEveryField(t *testing.T) {
+	for _, c := range []struct {
+		name               string
+		email, code, phone string
+		want               []string // code/field of each error
+	}{
+		{"bad email and phone", "bob", "86", "12345", []string{"INVALID_EMAIL/email", "INVALID_PHONE/phone"}},
+		{"bad email and country code", "bob@", "999", "13800138000", []string{"INVALID_EMAIL/email", "INVALID_PHONE/countryCode"}},
+		{"all empty", "", "", "", []string{"INVALID_EMAIL/email", "INVALID_PHONE/countryCode"}},
+		{"bad phone only", "bob@example.com", "86", "12345", []string{"INVALID_PHONE/phone"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := contact.Parse(c.email, c.code, c.phone)
+			if got != (member.SecurityInfo{}) {
+				t.Errorf("got %+v with errors, want the zero value", got)
+			}
+			var have []string
+			for _, e := range member.AllErrors(err) {
+				have = append(have, string(e.Code)+"/"+strings.Join(e.Field, "."))
+				wantError(t, e, e.Code, e.Field[0])
+			}
+			if !slices.Equal(have, c.want) {
+				t.Errorf("errors %q, want %q", have, c.want)
+			}
+		})
+	}
+}

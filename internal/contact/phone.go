@@ -36,13 +36,23 @@ const nonGeographic = "001"
 // A bad code gets a *member.Error with code INVALID_PHONE and Field
 // ["countryCode"]; a bad number gets INVALID_PHONE with Field ["phone"].
 func ParsePhone(countryCode, national string) (cc string, e164 string, err error) {
-	code, region, cerr := parseCountryCode(countryCode)
-	if cerr != nil {
-		return "", "", cerr
-	}
-	e164, perr := parseNational(code, region, national)
+	cc, e164, perr := parsePhone(countryCode, national)
 	if perr != nil {
 		return "", "", perr
+	}
+	return cc, e164, nil
+}
+
+// parsePhone is ParsePhone with the concrete error type, which Parse
+// joins with the email's.
+func parsePhone(countryCode, national string) (string, string, *member.Error) {
+	code, region, err := parseCountryCode(countryCode)
+	if err != nil {
+		return "", "", err
+	}
+	e164, err := parseNational(code, region, national)
+	if err != nil {
+		return "", "", err
 	}
 	return strconv.Itoa(code), e164, nil
 }

@@ -3,6 +3,7 @@ package member
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -63,7 +64,62 @@ func FieldErrorf(code Code, field string, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Field: []string{field}}
 }
 
-// AsError reports whether err is, or wraps, a business *Error.
+// Errors are the business failures of one input, one per field at
+// fault, so that a client can mark every field it must correct at once
+// instead of learning them one round trip at a time. errors.As finds the
+// first of them, so AsError and ErrorCode see that one.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Unwrap lets errors.As and errors.Is look at each of them.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// JoinErrors returns the non-nil errs as one error: nil when there are
+// none, the *Error itself when there is one, Errors otherwise.
+func JoinErrors(errs ...*Error) error {
+	var out Errors
+	for _, e := range errs {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	switch len(out) {
+	case 0:
+		return nil
+	case 1:
+		return out[0]
+	}
+	return out
+}
+
+// AllErrors returns every business *Error err is or holds, in order: the
+// Errors of an input with several fields at fault, or the one *Error.
+func AllErrors(err error) []*Error {
+	var es Errors
+	if errors.As(err, &es) {
+		return es
+	}
+	if e, ok := AsError(err); ok {
+		return []*Error{e}
+	}
+	return nil
+}
+
+// AsError reports whether err is, or wraps, a business *Error; of Errors,
+// the first.
 func AsError(err error) (*Error, bool) {
 	var e *Error
 	if errors.As(err, &e) {

@@ -56,25 +56,28 @@ func CheckName(what, name string) *Error {
 }
 
 // NewMember checks the input of createMember and inviteMember and returns
-// the member to store.
-func NewMember(t Type, name, remark string) (*Member, *Error) {
+// the member to store, or an error for every field at fault (Errors when
+// there are several).
+func NewMember(t Type, name, remark string) (*Member, error) {
+	var typeErr, nameErr, remarkErr *Error
 	if !t.Valid() {
-		return nil, FieldErrorf(CodeInvalidInput, "memberType", "member type %q is not CREATED or INVITED", t)
+		typeErr = FieldErrorf(CodeInvalidInput, "memberType", "member type %q is not CREATED or INVITED", t)
 	}
 	name = strings.TrimSpace(name)
-	if err := CheckName("name", name); err != nil {
-		err.Field = []string{"name"}
-		return nil, err
+	if nameErr = CheckName("name", name); nameErr != nil {
+		nameErr.Field = []string{"name"}
 	}
 	remark = strings.TrimSpace(remark)
-	if n := utf8.RuneCountInString(remark); n > MaxRemarkLength {
-		return nil, FieldErrorf(CodeInvalidInput, "remark", "remark must be at most %d characters, got %d", MaxRemarkLength, n)
+	switch n := utf8.RuneCountInString(remark); {
+	case n > MaxRemarkLength:
+		remarkErr = FieldErrorf(CodeInvalidInput, "remark", "remark must be at most %d characters, got %d", MaxRemarkLength, n)
+	case !utf8.ValidString(remark):
+		remarkErr = FieldErrorf(CodeInvalidInput, "remark", "remark must be valid UTF-8")
+	case strings.IndexFunc(remark, func(r rune) bool { return Invisible(r) && r != '\n' && r != '\t' }) >= 0:
+		remarkErr = FieldErrorf(CodeInvalidInput, "remark", "remark must not contain control characters other than new lines and tabs, or invisible formatting characters (bidi controls, zero-width characters, line separators)")
 	}
-	if !utf8.ValidString(remark) {
-		return nil, FieldErrorf(CodeInvalidInput, "remark", "remark must be valid UTF-8")
-	}
-	if strings.IndexFunc(remark, func(r rune) bool { return Invisible(r) && r != '\n' && r != '\t' }) >= 0 {
-		return nil, FieldErrorf(CodeInvalidInput, "remark", "remark must not contain control characters other than new lines and tabs, or invisible formatting characters (bidi controls, zero-width characters, line separators)")
+	if err := JoinErrors(typeErr, nameErr, remarkErr); err != nil {
+		return nil, err
 	}
 	return &Member{Type: t, Name: name, Remark: remark}, nil
 }

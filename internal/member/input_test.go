@@ -1,6 +1,7 @@
 package member
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -43,10 +44,11 @@ func TestNewMemberRefusesSpoofing(t *testing.T) {
 			{"remark", "Alice", "on " + string(c.r) + "leave", "remark"},
 		} {
 			t.Run(c.name+"/"+at.where, func(t *testing.T) {
-				m, err := NewMember(TypeCreated, at.name, at.remark)
-				if err == nil {
+				m, merr := NewMember(TypeCreated, at.name, at.remark)
+				if merr == nil {
 					t.Fatalf("NewMember(%q, %q) = %+v, want INVALID_INPUT", at.name, at.remark, m)
 				}
+				err, _ := AsError(merr)
 				if err.Code != CodeInvalidInput || len(err.Field) != 1 || err.Field[0] != at.field {
 					t.Errorf("error %+v, want INVALID_INPUT on %q", err, at.field)
 				}
@@ -92,10 +94,69 @@ func TestNewMember(t *testing.T) {
 				}
 			case err == nil:
 				t.Fatalf("accepted %+v, want INVALID_INPUT on %s", m, c.field)
-			case err.Code != CodeInvalidInput || len(err.Field) != 1 || err.Field[0] != c.field:
-				t.Errorf("error %+v, want INVALID_INPUT on %s", err, c.field)
+			default:
+				if errs := AllErrors(err); len(errs) != 1 || errs[0].Code != CodeInvalidInput || len(errs[0].Field) != 1 || errs[0].Field[0] != c.field {
+					t.Errorf("error %+v, want one INVALID_INPUT on %s", err, c.field)
+				}
 			}
 		})
+	}
+}
+
+// TestNewMemberEveryField: an input with several fields at fault gets an
+// error for each, in the order of the fields, and no member.
+func TestNewMemberEveryField(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		typ        Type
+		in, remark string
+		fields     []string
+	}{
+		{"name and remark", TypeCreated, "", strings.Repeat("x", MaxRemarkLength+1), []string{"name", "remark"}},
+		{"type and name", Type("ADMIN"), "Ali\u202ece", "", []string{"memberType", "name"}},
+		{"all three", Type(""), "\t", "a\x00b", []string{"memberType", "name", "remark"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := NewMember(c.typ, c.in, c.remark)
+			if m != nil {
+				t.Errorf("got a member %+v with errors", m)
+			}
+			errs := AllErrors(err)
+			var fields []string
+			for _, e := range errs {
+				if e.Code != CodeInvalidInput || len(e.Field) != 1 {
+					t.Errorf("error %+v, want INVALID_INPUT on one field", e)
+					continue
+				}
+				fields = append(fields, e.Field[0])
+			}
+			if strings.Join(fields, ",") != strings.Join(c.fields, ",") {
+				t.Errorf("errors on %q, want %q (%v)", fields, c.fields, err)
+			}
+			if first, ok := AsError(err); !ok || first != errs[0] {
+				t.Errorf("AsError = %v, want the first error", first)
+			}
+		})
+	}
+}
+
+func TestJoinErrors(t *testing.T) {
+	a, b := Errorf(CodeInvalidEmail, "a"), Errorf(CodeInvalidPhone, "b")
+	if err := JoinErrors(nil, nil); err != nil {
+		t.Errorf("JoinErrors(nil, nil) = %v", err)
+	}
+	if err := JoinErrors(nil, a); err != error(a) {
+		t.Errorf("JoinErrors(nil, a) = %#v, want a itself", err)
+	}
+	err := JoinErrors(a, nil, b)
+	if got := AllErrors(err); len(got) != 2 || got[0] != a || got[1] != b {
+		t.Errorf("AllErrors = %v", got)
+	}
+	if ErrorCode(err) != CodeInvalidEmail || !errors.Is(err, b) {
+		t.Errorf("ErrorCode %s, Is(b) %v", ErrorCode(err), errors.Is(err, b))
+	}
+	if AllErrors(errors.New("x")) != nil || AllErrors(nil) != nil {
+		t.Error("AllErrors of a non-business error is not empty")
 	}
 }
 
