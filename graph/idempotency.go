@@ -45,6 +45,13 @@ func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) h
 		ctx := r.Context()
 		values := r.Header.Values(IdempotencyKeyHeader)
 		req, _ := requestOf(ctx)
+		if req != nil && req.Query == "" {
+			// A persisted query sent by its hash is the request its
+			// document makes: a retry may send either.
+			resolved := *req
+			resolved.Query = documentOf(ctx)
+			req = &resolved
+		}
 		caller := callerOf(ctx)
 		doc, op := mutationOf(req)
 		if len(values) == 0 || caller == nil || store == nil || op == nil {

@@ -125,7 +125,7 @@ func TestIdempotencyKey(t *testing.T) {
 	// A request refused before it executed gives its key back.
 	carol := a.create("Carol")
 	badQuery, _ := json.Marshal(map[string]any{"query": `mutation { bindSecurityInfo(input: {memberId: "x"}) { userErrors { code } } }`})
-	if r := send(t, a.srv.URL, a.key, ptr("carol"), string(badQuery)); r.status != http.StatusUnprocessableEntity {
+	if r := send(t, a.srv.URL, a.key, ptr("carol"), string(badQuery)); r.status != http.StatusBadRequest {
 		t.Fatalf("an invalid mutation: %+v", r)
 	}
 	if r := send(t, a.srv.URL, a.key, ptr("carol"), bindRequest(carol, "carol@example.com")); r.status != http.StatusOK || !strings.Contains(r.body, "PENDING") {

@@ -69,8 +69,8 @@ func TestIntrospectionLimits(t *testing.T) {
 	for _, c := range refused {
 		t.Run(c.name, func(t *testing.T) {
 			r := on.raw("Bearer "+a.key, c.query, nil)
-			if r.Status != http.StatusUnprocessableEntity || r.Data != nil {
-				t.Errorf("status %d, data %v; want 422 and no data", r.Status, r.Data != nil)
+			if r.Status != http.StatusBadRequest || r.Data != nil {
+				t.Errorf("status %d, data %v; want 400 and no data", r.Status, r.Data != nil)
 			}
 			if len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, c.want) {
 				t.Fatalf("errors %+v, want one about %s", r.Errors, c.want)
@@ -100,7 +100,7 @@ func TestFieldLimitBeforeValidation(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, member.Policy{})
 	r := a.raw("Bearer "+a.key, "{ x: __typename x: organization { name }"+strings.Repeat(" __typename", graph.MaxTokens-20)+"}", nil)
-	if r.Status != http.StatusUnprocessableEntity || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "fields") {
+	if r.Status != http.StatusBadRequest || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "fields") {
 		t.Errorf("%d copies of __typename: %d %+v", graph.MaxTokens-10, r.Status, r.Errors)
 	}
 }

@@ -40,9 +40,11 @@ const (
 	IntrospectionValuesPerPoint = 10
 )
 
-// codeTooComplex marks an operation refused for its size or cost. It is
-// registered as a protocol error, so that it is answered with the HTTP
-// status of a validation failure, not 200.
+// codeTooComplex marks an operation refused for its size or cost: a
+// validation rule of this server's own, which the GraphQL-over-HTTP
+// specification counts as validation (400 in
+// application/graphql-response+json; see httpTransport). It is registered
+// as a protocol error for gqlgen's other transports.
 const codeTooComplex = "COMPLEXITY_LIMIT_EXCEEDED"
 
 func init() { errcode.RegisterErrorType(codeTooComplex, errcode.KindProtocol) }

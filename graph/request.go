@@ -9,7 +9,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // gqlRequest is the body of a GraphQL-over-HTTP POST request.
@@ -32,9 +36,25 @@ func requestOf(ctx context.Context) (*gqlRequest, []byte) {
 	return &r.req, r.body
 }
 
+// documentOf is the GraphQL document a request read by checkBody asks to
+// run: its query, or that of the persisted query it names by hash.
+func documentOf(ctx context.Context) string {
+	r, _ := ctx.Value(requestKey{}).(*readRequest)
+	if r == nil {
+		return ""
+	}
+	if r.req.Query == "" {
+		return r.resolved
+	}
+	return r.req.Query
+}
+
 type readRequest struct {
 	req  gqlRequest
 	body []byte
+	// resolved is the document of a request that sent only a persisted
+	// query's hash, "" when the hash is unknown.
+	resolved string
 }
 
 // checkBody answers a POST whose body is not one GraphQL request with a 400
@@ -42,11 +62,17 @@ type readRequest struct {
 // read (requestOf). gqlgen would answer them itself, but through its
 // response middleware without an operation, quoting the whole body back,
 // and without saying that a JSON array is a batch it does not take.
-func checkBody(next http.Handler) http.Handler {
+//
+// A request that names a persisted query by its hash alone gets its
+// document from persisted, when it is there, so that the middleware after
+// this one (idempotent) sees what the request asks whichever way it was
+// sent; gqlgen's extension looks it up again and answers
+// PERSISTED_QUERY_NOT_FOUND when it is not.
+func checkBody(persisted graphql.Cache[string], next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if r.Method != http.MethodPost || media != "application/json" {
-			next.ServeHTTP(w, r) // gqlgen answers GET, and refuses other content types
+			next.ServeHTTP(w, r) // a GET; negotiate refused other content types
 			return
 		}
 		body, err := io.ReadAll(r.Body)
@@ -64,7 +90,12 @@ func checkBody(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		ctx := context.WithValue(r.Context(), requestKey{}, &readRequest{req: req, body: body})
+		ctx := r.Context()
+		read := &readRequest{req: req, body: body}
+		if h := persistedQueryHash(req.Extensions); req.Query == "" && h != "" {
+			read.resolved, _ = persisted.Get(ctx, h)
+		}
+		ctx = context.WithValue(ctx, requestKey{}, read)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
@@ -111,6 +142,22 @@ func parseRequest(body []byte) (gqlRequest, string) {
 		if err := d.Decode(f.dst); err != nil {
 			return req, fmt.Sprintf(`"%s" must be %s or null, not a JSON %s`, f.name, f.kind, jsonKind(raw[0]))
 		}
+	}
+	if _, ok := fields["query"]; (!ok || req.Query == "") && persistedQueryHash(req.Extensions) == "" {
+		var keys []string
+		for k := range fields {
+			if len(k) > 40 {
+				k = k[:40] + "…"
+			}
+			keys = append(keys, strconv.Quote(k))
+		}
+		slices.Sort(keys)
+		msg := `the body has no "query": send the GraphQL document as {"query": "..."}`
+		if len(keys) > 0 {
+			// Say what it has instead: a "qeury" is then plain to see.
+			msg += "; it has " + strings.Join(keys[:min(len(keys), 5)], ", ")
+		}
+		return req, msg
 	}
 	return req, ""
 }

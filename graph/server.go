@@ -14,7 +14,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -31,6 +30,12 @@ const (
 	// size times what each item asks for, and introspection a point per
 	// IntrospectionValuesPerPoint values of its answer (operationLimits).
 	MaxComplexity = 10000
+	// PersistedQueries is how many documents the automatic persisted
+	// query cache keeps (by their SHA-256), least recently used first
+	// out. A client whose hash was pushed out sends the document again,
+	// as Apollo's protocol has it, so the bound costs a round trip, not
+	// an error; each entry is at most a document of MaxTokens tokens.
+	PersistedQueries = 1000
 )
 
 // Options configure the GraphQL handler.
@@ -68,7 +73,9 @@ type Options struct {
 func DefaultCostInFlight() int { return 2500 * runtime.GOMAXPROCS(0) }
 
 // NewHandler returns the http.Handler of POST (and GET, for queries)
-// /graphql. Every request must carry its organization's API key.
+// /graphql, which keeps to the GraphQL-over-HTTP specification (see
+// negotiate and httpTransport) and takes Apollo's automatic persisted
+// queries. Every request must carry its organization's API key.
 func NewHandler(o Options) http.Handler {
 	h, _ := newHandler(o)
 	return h
@@ -96,10 +103,12 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 	}
 
 	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)
+	// Persisted queries first: the limits check the document it finds.
+	persisted := lru.New[string](PersistedQueries)
+	srv.Use(extension.AutomaticPersistedQuery{Cache: persisted})
 	srv.Use(newOperationLimits(o.Introspection))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
@@ -120,7 +129,7 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 	if o.Idempotency == nil {
 		o.Idempotency, _ = o.Service.(member.Idempotency)
 	}
-	return authenticate(o.Service, o.Logger, checkBody(idempotent(o.Idempotency, o.Logger, srv))), budget
+	return negotiate(authenticate(o.Service, o.Logger, checkBody(persisted, idempotent(o.Idempotency, o.Logger, srv)))), budget
 }
 
 // limitCost executes an operation once its cost, as the complexity limit
@@ -292,11 +301,14 @@ func writeErrors(w http.ResponseWriter, status int, msg, code string) {
 	writeErrorsExt(w, status, msg, map[string]any{"code": code})
 }
 
+// writeErrorsExt answers in the media type negotiate chose, when it has
+// chosen one, and without a data entry: the request did not execute.
 func writeErrorsExt(w http.ResponseWriter, status int, msg string, ext map[string]any) {
-	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", MediaJSON+"; charset=utf-8")
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(map[string]any{
 		"errors": []map[string]any{{"message": msg, "extensions": ext}},
-		"data":   nil,
 	})
 }
