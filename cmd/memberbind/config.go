@@ -51,6 +51,9 @@ type config struct {
 	// activation and sign-in pages believe when they count a client's
 	// attempts; empty: the peer address counts.
 	TrustedProxies []netip.Prefix
+	// CORSOrigins are the origins (scheme://host[:port]) of the browser
+	// frontends that may call /graphql; empty: none.
+	CORSOrigins []string
 
 	// Now is the clock of the store, the mail worker and the pages' rate
 	// limiters: time.Now, which only tests replace (runAt).
@@ -79,6 +82,7 @@ const (
 	envGraphQLCostOrg  = "MEMBERBIND_GRAPHQL_COST_PER_ORG"
 	envIntrospection   = "MEMBERBIND_GRAPHQL_INTROSPECTION"
 	envRequestTimeout  = "MEMBERBIND_REQUEST_TIMEOUT"
+	envCORSOrigins     = "MEMBERBIND_CORS_ORIGINS"
 )
 
 // Default listen addresses. The zero-configuration start serves every mail
@@ -204,6 +208,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, fmt.Sprintf("%s: %v", envTrustedProxies, err))
 	}
 	c.TrustedProxies = proxies
+	origins, bad := parseCORSOrigins(getenv(envCORSOrigins))
+	for _, b := range bad {
+		errs = append(errs, fmt.Sprintf("%s: %s", envCORSOrigins, b))
+	}
+	c.CORSOrigins = origins
 	if len(errs) > 0 {
 		return c, fmt.Errorf("configuration: %s", strings.Join(errs, "; "))
 	}
@@ -244,4 +253,72 @@ func parseTrustedProxies(v string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// parseCORSOrigins reads a comma-separated list of origins, each
+// scheme://host[:port] with the scheme http or https, as a browser sends
+// it in its Origin header: the host in lower case, no default port (the
+// two are normalized), and nothing after it. Empty entries are skipped;
+// every other entry that is no origin is named in its own message.
+func parseCORSOrigins(v string) (origins []string, bad []string) {
+	seen := map[string]bool{}
+	for _, entry := range strings.Split(v, ",") {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		origin, err := parseOrigin(entry)
+		if err != "" {
+			bad = append(bad, fmt.Sprintf("%q is not an origin: %s", entry, err))
+			continue
+		}
+		if !seen[origin] {
+			seen[origin] = true
+			origins = append(origins, origin)
+		}
+	}
+	return origins, bad
+}
+
+// parseOrigin returns entry as a browser would send it in Origin, or
+// what is wrong with it.
+func parseOrigin(entry string) (string, string) {
+	const shape = "write scheme://host[:port], such as https://app.example.com or http://localhost:5173"
+	if strings.Contains(entry, "*") {
+		return "", "wildcards are not allowed: list each origin"
+	}
+	u, err := url.Parse(entry)
+	switch {
+	case err != nil || u.Opaque != "" || u.Host == "":
+		return "", shape
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", "the scheme must be http or https"
+	case u.User != nil:
+		return "", "an origin has no user name or password"
+	case u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(entry, "?") || strings.HasSuffix(entry, "#"):
+		return "", "an origin has no path, query or fragment (not even a trailing /): " + shape
+	}
+	host, port := u.Hostname(), u.Port()
+	for _, r := range host {
+		if r > 0x7f {
+			return "", "write an internationalized host in its ASCII (xn--) form, as browsers send it"
+		}
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", "the port must be a number from 1 to 65535"
+		}
+		if (u.Scheme == "http" && n == 80) || (u.Scheme == "https" && n == 443) {
+			port = "" // a browser leaves the default port out
+		}
+	}
+	host = strings.ToLower(host)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return u.Scheme + "://" + host, ""
 }

@@ -187,7 +187,8 @@ func printDevBanner(ctx context.Context, st *mysql.Store, publicURL string, addr
 // shown at /dev/mail; nil otherwise, and then /dev/mail does not exist.
 func routes(cfg config, publicURL string, st *mysql.Store, mailbox *devstack.MailServer, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight, CostPerOrganization: cfg.GraphQLCostPerOrg}))
+	// Only the API is for other origins' pages; the pages are not.
+	mux.Handle("/graphql", middleware.CORS(cfg.CORSOrigins)(graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight, CostPerOrganization: cfg.GraphQLCostPerOrg})))
 	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now}))
 	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: publicURL, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now})
 	if err != nil {
