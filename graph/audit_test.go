@@ -54,7 +54,7 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	probe := exec.Command(node, "-e", "require.resolve('graphql-http'); require.resolve('graphql')")
 	probe.Env = env
 	if out, err := probe.CombinedOutput(); err != nil {
-		skip("node cannot find the graphql-http package (" + strings.TrimSpace(firstLine(out)) + ")")
+		skip("node cannot find the graphql-http package (" + strings.TrimSpace(cannotFind(out)) + ")")
 	}
 
 	a := newAPI(t, member.Policy{})
@@ -99,7 +99,14 @@ func TestGraphQLOverHTTPAudit(t *testing.T) {
 	t.Logf("%d audits", n)
 }
 
-func firstLine(b []byte) string {
+// cannotFind is the line of node's error that says which module it
+// could not find.
+func cannotFind(b []byte) string {
+	for line := range strings.Lines(string(b)) {
+		if strings.Contains(line, "Cannot find module") {
+			return line
+		}
+	}
 	s, _, _ := strings.Cut(string(b), "\n")
 	return s
 }
