@@ -241,3 +241,26 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 		t.Errorf("a persisted mutation over GET: %d %s, want 405", x.status, x.raw)
 	}
 }
+
+// TestPersistedMutationRetried: a mutation sent with an Idempotency-Key,
+// once with its document and again by its hash alone (as Apollo's link
+// retries), is one request: the retry gets the first answer again.
+func TestPersistedMutationRetried(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	id := a.create("Alice")
+	mutation := `mutation($input: SecurityInfoInput!) { bindSecurityInfo(input: $input) { member { bindStatus } userErrors { code } } }`
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": apqHash(mutation)}}
+	vars := map[string]any{"input": info(id, "alice@example.com")}
+	header := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "bind-alice"}
+	full, _ := json.Marshal(map[string]any{"query": mutation, "variables": vars, "extensions": ext})
+	first := a.send("POST", "", string(full), header)
+	if first.status != 200 || !strings.Contains(first.raw, `"PENDING"`) || strings.Contains(first.raw, "ALREADY_BOUND") {
+		t.Fatalf("the mutation: %d %s", first.status, first.raw)
+	}
+	hashOnly, _ := json.Marshal(map[string]any{"variables": vars, "extensions": ext})
+	retry := a.send("POST", "", string(hashOnly), header)
+	if retry.status != 200 || retry.header.Get("Idempotent-Replayed") != "true" || retry.raw != first.raw {
+		t.Errorf("the retry by hash: %d replayed %q %s, want the first answer again", retry.status, retry.header.Get("Idempotent-Replayed"), retry.raw)
+	}
+}
