@@ -36,7 +36,26 @@ const (
 	// as Apollo's protocol has it, so the bound costs a round trip, not
 	// an error; each entry is at most a document of MaxTokens tokens.
 	PersistedQueries = 1000
+	// MaxPersistedQueryBytes is the longest document the persisted query
+	// cache keeps: the playground's introspection query is about 2 KB,
+	// the console's largest under 5 KB. A longer one runs, but is not
+	// kept, so that the cache holds at most PersistedQueries times this.
+	MaxPersistedQueryBytes = 32 << 10
 )
+
+// persistedDocs is the automatic persisted queries' cache, which keeps no
+// document longer than MaxPersistedQueryBytes: gqlgen's extension keeps
+// a document before anything parses it, so a client could otherwise fill
+// its PersistedQueries entries with megabyte bodies that are not even
+// GraphQL.
+type persistedDocs struct{ *lru.LRU[string] }
+
+// Add implements graphql.Cache.
+func (c persistedDocs) Add(ctx context.Context, hash, doc string) {
+	if len(doc) <= MaxPersistedQueryBytes {
+		c.LRU.Add(ctx, hash, doc)
+	}
+}
 
 // Options configure the GraphQL handler.
 type Options struct {
@@ -107,7 +126,7 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)
 	// Persisted queries first: the limits check the document it finds.
-	persisted := lru.New[string](PersistedQueries)
+	persisted := persistedDocs{lru.New[string](PersistedQueries)}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: persisted})
 	srv.Use(newOperationLimits(o.Introspection))
 	if o.Introspection {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"memberbind/graph"
 	"memberbind/internal/member"
 )
 
@@ -228,6 +229,15 @@ func TestAutomaticPersistedQueries(t *testing.T) {
 	}
 	if x := post(map[string]any{"extensions": map[string]any{"persistedQuery": map[string]any{"version": 2, "sha256Hash": apqHash(query)}}}, ""); x.status != 400 || !strings.Contains(x.raw, "version") {
 		t.Errorf("APQ version 2: %d %s", x.status, x.raw)
+	}
+
+	// A document too long to keep runs, but is not kept.
+	long := "query Long { organization { name } }\n#" + strings.Repeat("x", graph.MaxPersistedQueryBytes)
+	if x := post(map[string]any{"query": long, "extensions": ext(apqHash(long))}, ""); x.status != 200 || name(x) != "Acme" {
+		t.Errorf("a long persisted query: %d %.200s", x.status, x.raw)
+	}
+	if x := post(map[string]any{"extensions": ext(apqHash(long))}, ""); x.code() != "PERSISTED_QUERY_NOT_FOUND" {
+		t.Errorf("a document over %d bytes was kept: %.200s", graph.MaxPersistedQueryBytes, x.raw)
 	}
 
 	// A mutation known by its hash is still a mutation: not over GET.
