@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"internal/layout":      {},
 	"internal/mail":        {"internal/member", "internal/options"},
 	"internal/member":      {},
-	"internal/middleware":  {},
+	"internal/middleware":  {"internal/requestid"},
 	"internal/mysql":       {"internal/contact", "internal/member", "migrations"},
 	"internal/options":     {},
 	"internal/playground":  {"internal/webasset"},
