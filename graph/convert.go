@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"math"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -80,20 +79,37 @@ func memberID(s string) (int64, error) {
 	return id, nil
 }
 
-// pageQuery is the page a connection's first and after arguments ask for.
-func pageQuery(first *int, after *string, cursorKind string) (member.PageQuery, error) {
-	n := 20
-	if first != nil {
-		n = *first
-	}
-	var id int64
-	if after != nil && *after != "" {
-		var ok bool
-		if id, ok = model.DecodeID(cursorKind, *after); !ok {
-			return member.PageQuery{}, member.FieldErrorf(member.CodeInvalidInput, "after", "after is not a cursor of this list")
+// pageQuery is the page a connection's first, after, last and before
+// arguments ask for.
+func pageQuery(first *int, after *string, last *int, before *string, cursorKind string) (member.PageQuery, error) {
+	cursor := func(name string, s *string) (int64, error) {
+		if s == nil || *s == "" {
+			return 0, nil
 		}
+		id, ok := model.DecodeID(cursorKind, *s)
+		if !ok {
+			return 0, member.FieldErrorf(member.CodeInvalidInput, name, "%s is not a cursor of this list", name)
+		}
+		return id, nil
 	}
-	return member.NewPageQuery(n, id)
+	a, err := cursor("after", after)
+	if err != nil {
+		return member.PageQuery{}, err
+	}
+	b, err := cursor("before", before)
+	if err != nil {
+		return member.PageQuery{}, err
+	}
+	return member.NewPageQuery(first, last, a, b)
+}
+
+// pageInfo is the PageInfo of a page whose items have these cursors.
+func pageInfo(cursors []string, hasNext, hasPrevious bool) *model.PageInfo {
+	info := &model.PageInfo{HasNextPage: hasNext, HasPreviousPage: hasPrevious}
+	if len(cursors) > 0 {
+		info.StartCursor, info.EndCursor = &cursors[0], &cursors[len(cursors)-1]
+	}
+	return info
 }
 
 // memberFilter is the members filter a client gave; nil filters nothing.
@@ -160,20 +176,111 @@ func requested(ctx context.Context, path ...string) bool {
 // stored (a binding's expiry) comes before every stored one.
 func eventCursor(e *member.Event) string {
 	if e.ID == 0 {
-		return model.EncodeID(model.KindEventCursor, math.MaxInt64)
+		return model.EncodeID(model.KindEventCursor, member.ExpiryPosition)
 	}
 	return model.EncodeID(model.KindEventCursor, e.ID)
 }
 
 // eventConnection is a page of a member's events as the schema shows it.
 func eventConnection(page *member.EventPage) *model.MemberEventConnection {
-	conn := &model.MemberEventConnection{Edges: []*model.MemberEventEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNext}}
+	conn := &model.MemberEventConnection{Edges: make([]*model.MemberEventEdge, 0, len(page.Events))}
+	cursors := make([]string, 0, len(page.Events))
 	for _, e := range page.Events {
 		cursor := eventCursor(e)
+		cursors = append(cursors, cursor)
 		conn.Edges = append(conn.Edges, &model.MemberEventEdge{Cursor: cursor, Node: &model.MemberEvent{Event: e}})
-		conn.PageInfo.EndCursor = &cursor
 	}
+	conn.PageInfo = pageInfo(cursors, page.HasNext, page.HasPrevious)
 	return conn
+}
+
+// memberConnection is a page of members as the schema shows them.
+func (r *Resolver) memberConnection(ctx context.Context, page *member.MemberPage) *model.MemberConnection {
+	shown := r.show(ctx, page.Members...)
+	conn := &model.MemberConnection{Edges: make([]*model.MemberEdge, 0, len(shown)), TotalCount: page.Total}
+	cursors := make([]string, 0, len(shown))
+	for _, m := range shown {
+		cursor := model.EncodeID(model.KindMemberCursor, m.Member.ID)
+		cursors = append(cursors, cursor)
+		conn.Edges = append(conn.Edges, &model.MemberEdge{Cursor: cursor, Node: m})
+	}
+	conn.PageInfo = pageInfo(cursors, page.HasNext, page.HasPrevious)
+	return conn
+}
+
+// MaxNodes is the most ids one nodes query may name.
+const MaxNodes = 100
+
+// nodes finds the objects of the organization with these ids (Relay's
+// node and nodes), in their order, nil where there is none: an id that is
+// malformed, unknown or another organization's is the same nil, so that
+// nothing tells them apart. It reads once per kind of object asked for,
+// however many ids.
+func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	org, _, err := orgOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > MaxNodes {
+		return nil, member.FieldErrorf(member.CodeInvalidInput, "ids", "nodes takes at most %d ids, got %d", MaxNodes, len(ids))
+	}
+	type ref struct {
+		kind string
+		id   int64
+	}
+	refs := make([]ref, len(ids))
+	var memberIDs, eventIDs []int64
+	for i, s := range ids {
+		kind, id, ok := model.ParseID(s)
+		if !ok {
+			continue
+		}
+		refs[i] = ref{kind, id}
+		switch kind {
+		case model.KindMember:
+			memberIDs = append(memberIDs, id)
+		case model.KindEvent:
+			eventIDs = append(eventIDs, id)
+		}
+	}
+	members, err := r.Service.MembersByID(ctx, org.ID, memberIDs)
+	if err != nil {
+		return nil, err
+	}
+	events, err := r.Service.EventsByID(ctx, org.ID, eventIDs)
+	if err != nil {
+		return nil, err
+	}
+	// The members found are shown together, so that what they read
+	// beyond their rows is read once for all of them.
+	found := make([]*member.Member, 0, len(members))
+	for _, m := range members {
+		found = append(found, m)
+	}
+	shown := make(map[int64]*model.Member, len(found))
+	for _, m := range r.show(ctx, found...) {
+		shown[m.Member.ID] = m
+	}
+	out := make([]model.Node, len(ids))
+	for i, ref := range refs {
+		// Each case stores a nil interface, not a typed nil, where it
+		// finds nothing.
+		switch ref.kind {
+		case model.KindOrganization:
+			if ref.id == org.ID {
+				out[i] = org
+			}
+		case model.KindMember:
+			if m, ok := shown[ref.id]; ok {
+				out[i] = m
+			}
+		case model.KindEvent:
+			if e, ok := events[ref.id]; ok {
+				out[i] = &model.MemberEvent{Event: e}
+			}
+		}
+	}
+	return out, nil
 }
 
 // mutate runs a mutation of the member a client named, for the request's

@@ -17,8 +17,8 @@ func (r *apiKeyResolver) ID(ctx context.Context, obj *member.APIKey) (string, er
 }
 
 // Events is the resolver for the events field.
-func (r *memberResolver) Events(ctx context.Context, obj *model.Member, first *int, after *string) (*model.MemberEventConnection, error) {
-	q, err := pageQuery(first, after, model.KindEventCursor)
+func (r *memberResolver) Events(ctx context.Context, obj *model.Member, first *int, after *string, last *int, before *string) (*model.MemberEventConnection, error) {
+	q, err := pageQuery(first, after, last, before, model.KindEventCursor)
 	if err != nil {
 		return nil, err
 	}
@@ -129,12 +129,12 @@ func (r *queryResolver) Member(ctx context.Context, id string) (*model.Member, e
 }
 
 // Members is the resolver for the members field.
-func (r *queryResolver) Members(ctx context.Context, first *int, after *string, filter *model.MemberFilter) (*model.MemberConnection, error) {
+func (r *queryResolver) Members(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.MemberFilter) (*model.MemberConnection, error) {
 	org, _, err := orgOf(ctx)
 	if err != nil {
 		return nil, err
 	}
-	q, err := pageQuery(first, after, model.KindMemberCursor)
+	q, err := pageQuery(first, after, last, before, model.KindMemberCursor)
 	if err != nil {
 		return nil, err
 	}
@@ -143,14 +143,21 @@ func (r *queryResolver) Members(ctx context.Context, first *int, after *string, 
 	if err != nil {
 		return nil, err
 	}
-	shown := r.show(ctx, page.Members...)
-	conn := &model.MemberConnection{Edges: []*model.MemberEdge{}, PageInfo: &model.PageInfo{HasNextPage: page.HasNext}, TotalCount: page.Total}
-	for _, m := range shown {
-		cursor := model.EncodeID(model.KindMemberCursor, m.Member.ID)
-		conn.Edges = append(conn.Edges, &model.MemberEdge{Cursor: cursor, Node: m})
-		conn.PageInfo.EndCursor = &cursor
+	return r.memberConnection(ctx, page), nil
+}
+
+// Node is the resolver for the node field.
+func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error) {
+	nodes, err := r.nodes(ctx, []string{id})
+	if err != nil {
+		return nil, err
 	}
-	return conn, nil
+	return nodes[0], nil
+}
+
+// Nodes is the resolver for the nodes field.
+func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, error) {
+	return r.nodes(ctx, ids)
 }
 
 // ApiKey returns ApiKeyResolver implementation.

@@ -107,18 +107,24 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 		o.Logger = slog.Default()
 	}
 	cfg := Config{Resolvers: &Resolver{Service: o.Service}}
-	connection := func(child int, first *int) int {
-		n := 20
+	connection := func(child int, first, last *int) int {
+		n := member.DefaultPageSize
 		if first != nil && *first > 0 {
 			n = *first
 		}
+		if last != nil && *last > n {
+			n = *last
+		}
 		return 1 + n*child
 	}
-	cfg.Complexity.Query.Members = func(child int, first *int, _ *string, _ *model.MemberFilter) int {
-		return connection(child, first)
+	cfg.Complexity.Query.Members = func(child int, first *int, _ *string, last *int, _ *string, _ *model.MemberFilter) int {
+		return connection(child, first, last)
 	}
-	cfg.Complexity.Member.Events = func(child int, first *int, _ *string) int {
-		return connection(child, first)
+	cfg.Complexity.Member.Events = func(child int, first *int, _ *string, last *int, _ *string) int {
+		return connection(child, first, last)
+	}
+	cfg.Complexity.Query.Nodes = func(child int, ids []string) int {
+		return 1 + len(ids)*child
 	}
 
 	srv := handler.New(NewExecutableSchema(cfg))

@@ -77,8 +77,14 @@ type Mutation struct {
 }
 
 type PageInfo struct {
-	HasNextPage bool    `json:"hasNextPage"`
-	EndCursor   *string `json:"endCursor,omitempty"`
+	// Whether the list goes on after this page (a forward page knows; a backward page before a cursor checks for anything after it).
+	HasNextPage bool `json:"hasNextPage"`
+	// Whether the list holds items before this page (a backward page knows; a forward page after a cursor checks for anything before it).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first item; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the page's last item; null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
 // The configurable numbers of the binding rules.

@@ -2,6 +2,7 @@ package member
 
 import (
 	"errors"
+	"math"
 	"time"
 )
 
@@ -52,6 +53,11 @@ func (m *Member) Expiry() *Event {
 		Detail: "every activation link expired unused", At: b.FailedAt(m.AsOf),
 	}
 }
+
+// ExpiryPosition is where a member's expiry event, which is not stored
+// and has no id, stands among its stored events in a listing (by
+// descending id): before all of them. Its cursor is made of this number.
+const ExpiryPosition int64 = math.MaxInt64
 
 // DeliveryStatus is the state of an activation mail's delivery.
 type DeliveryStatus string

@@ -19,12 +19,21 @@ type Filter struct {
 	Removed bool
 }
 
-// PageQuery asks for one page of a keyset-paginated listing. Build one
-// with NewPageQuery: the Service takes First as checked.
+// PageQuery asks for one page of a keyset-paginated listing, newest first
+// (descending ids), in either direction: the first Size items of the range
+// between the cursors, or, Backward, the last Size of them. Build one with
+// NewPageQuery: the Service takes Size as checked.
 type PageQuery struct {
-	First int
-	// After is the id of the last item of the previous page; 0 for the first.
+	Size int
+	// Backward takes the page from the end of the range (a Relay last)
+	// instead of its start (first).
+	Backward bool
+	// After is the id of the item the range starts after (it holds older
+	// items, smaller ids); 0 for the start of the list.
 	After int64
+	// Before is the id of the item the range ends before (it holds newer
+	// items, larger ids); 0 for the end of the list.
+	Before int64
 	// SkipTotal spares counting every match when nobody asked how many.
 	SkipTotal bool
 }
@@ -32,27 +41,69 @@ type PageQuery struct {
 // MaxPageSize is the most items one page may hold.
 const MaxPageSize = 100
 
-// NewPageQuery asks for first items after the item with id after (0: from
-// the start). A page size outside 0 to MaxPageSize is an *Error naming
-// "first": this is the one place that rule is checked.
-func NewPageQuery(first int, after int64) (PageQuery, error) {
-	if first < 0 || first > MaxPageSize {
-		return PageQuery{}, FieldErrorf(CodeInvalidInput, "first", "first must be between 0 and %d, got %d", MaxPageSize, first)
+// DefaultPageSize is the size of a page that names neither first nor last.
+const DefaultPageSize = 20
+
+// NewPageQuery asks for the first (or the last) items between the items
+// with ids after and before (0: the ends of the list); nil first and last
+// ask for the first DefaultPageSize. Both first and last, or a size
+// outside 0 to MaxPageSize, is an *Error naming the argument: this is the
+// one place those rules are checked.
+func NewPageQuery(first, last *int, after, before int64) (PageQuery, error) {
+	q := PageQuery{Size: DefaultPageSize, After: after, Before: before}
+	switch {
+	case first != nil && last != nil:
+		return PageQuery{}, FieldErrorf(CodeInvalidInput, "last", "give first or last, not both")
+	case first != nil:
+		q.Size = *first
+	case last != nil:
+		q.Size, q.Backward = *last, true
 	}
-	return PageQuery{First: first, After: after}, nil
+	if q.Size < 0 || q.Size > MaxPageSize {
+		name := "first"
+		if q.Backward {
+			name = "last"
+		}
+		return PageQuery{}, FieldErrorf(CodeInvalidInput, name, "%s must be between 0 and %d, got %d", name, MaxPageSize, q.Size)
+	}
+	return q, nil
 }
 
-// MemberPage is one page of members, newest first.
+// Contains reports whether the item with id lies between q's cursors.
+func (q PageQuery) Contains(id int64) bool {
+	return (q.After == 0 || id < q.After) && (q.Before == 0 || id > q.Before)
+}
+
+// Cut keeps q's page of items, the items between q's cursors in list
+// order, of which it was given all those on the page's side and at least
+// one more where there are more: the first Size, or Backward the last
+// Size. more reports whether items of the range were left out.
+func Cut[T any](q PageQuery, items []T) (page []T, more bool) {
+	if len(items) <= q.Size {
+		return items, false
+	}
+	if q.Backward {
+		return items[len(items)-q.Size:], true
+	}
+	return items[:q.Size], true
+}
+
+// MemberPage is one page of members, newest first. HasNext says whether
+// the list goes on after the page, HasPrevious whether it holds members
+// before it (Relay's hasNextPage and hasPreviousPage).
 type MemberPage struct {
-	Members []*Member
-	HasNext bool
-	Total   int
+	Members     []*Member
+	HasNext     bool
+	HasPrevious bool
+	Total       int
 }
 
-// EventPage is one page of a member's events, newest first.
+// EventPage is one page of a member's events, newest first, with
+// HasNext and HasPrevious as in MemberPage.
 type EventPage struct {
-	Events  []*Event
-	HasNext bool
+	Events      []*Event
+	HasNext     bool
+	HasPrevious bool
 }
 
 // Service is what the transports use: every method acts inside one
@@ -69,6 +120,14 @@ type Service interface {
 	// CodeMemberNotFound.
 	Member(ctx context.Context, orgID, memberID int64) (*Member, error)
 	Members(ctx context.Context, orgID int64, f Filter, q PageQuery) (*MemberPage, error)
+	// MembersByID returns the organization's members with these ids,
+	// removed ones too, by id, in one read; an id of no member of the
+	// organization is absent.
+	MembersByID(ctx context.Context, orgID int64, ids []int64) (map[int64]*Member, error)
+	// EventsByID returns the stored events of the organization's members
+	// with these ids, by id, in one read; an id of no such event is
+	// absent.
+	EventsByID(ctx context.Context, orgID int64, ids []int64) (map[int64]*Event, error)
 	// Events returns the same page of each member's events, by member
 	// id, in one read whatever the number of members. The members are as
 	// the caller read them: a binding they show failed by the clock alone

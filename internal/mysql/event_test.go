@@ -40,7 +40,8 @@ func TestEventsOfManyMembers(t *testing.T) {
 		}
 		return out
 	}
-	q, err := member.NewPageQuery(2, 0)
+	two := 2
+	q, err := member.NewPageQuery(&two, nil, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestEventsOfManyMembers(t *testing.T) {
 
 	// The next page, by the last event's id.
 	q.After = a.Events[1].ID
-	q.First = 10
+	q.Size = 10
 	pages, err = f.st.Events(f.ctx, []*member.Member{alice}, q)
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,11 @@
 package mysql
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -116,6 +118,28 @@ func (s *Store) Member(ctx context.Context, orgID, memberID int64) (*member.Memb
 	return row.member(s.Now()), nil
 }
 
+// MembersByID returns the organization's members with these ids, removed
+// ones too, by id.
+func (s *Store) MembersByID(ctx context.Context, orgID int64, ids []int64) (map[int64]*member.Member, error) {
+	out := make(map[int64]*member.Member, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	query, args, err := sqlx.In(memberSelect+` WHERE m.org_id = ? AND m.id IN (?)`, orgID, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []memberRow
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("read %d members by id: %w", len(ids), err)
+	}
+	now := s.Now()
+	for i := range rows {
+		out[rows[i].ID] = rows[i].member(now)
+	}
+	return out, nil
+}
+
 // lockMember reads a member and its current binding with both rows locked
 // for the rest of tx. Everything a mutation decides on is read here.
 func (s *Store) lockMember(ctx context.Context, tx *sqlx.Tx, orgID, memberID int64) (*member.Member, error) {
@@ -140,19 +164,31 @@ func (s *Store) Members(ctx context.Context, orgID int64, f member.Filter, q mem
 			return nil, fmt.Errorf("count members: %w", err)
 		}
 	}
-	if q.First == 0 {
+	if q.Size == 0 {
 		return page, nil
 	}
-	rows := make([]memberRow, 0, q.First+1) // scanned into without regrowing
+	rows := make([]memberRow, 0, q.Size+2) // scanned into without regrowing
 	if err := s.db.SelectContext(ctx, &rows, list.query, list.args...); err != nil {
 		return nil, fmt.Errorf("list members: %w", err)
 	}
-	if len(rows) > q.First {
-		page.HasNext = true
-		rows = rows[:q.First]
-	}
+	var members []*member.Member
+	beyond := false // the probe found a member on the far side of the page's cursor
 	for i := range rows {
-		page.Members = append(page.Members, rows[i].member(now))
+		if !q.Contains(rows[i].ID) {
+			beyond = true
+			continue
+		}
+		members = append(members, rows[i].member(now))
+	}
+	// A union has no order of its own, and a backward page is read
+	// oldest first.
+	slices.SortFunc(members, func(a, b *member.Member) int { return cmp.Compare(b.ID, a.ID) })
+	var more bool
+	page.Members, more = member.Cut(q, members)
+	if q.Backward {
+		page.HasPrevious, page.HasNext = more, beyond
+	} else {
+		page.HasNext, page.HasPrevious = more, beyond
 	}
 	return page, nil
 }
@@ -164,21 +200,43 @@ type statement struct {
 }
 
 // membersStatements are the two statements of Members: the count of the
-// members f selects, and the page q asks for, newest first, one more than
-// q.First so that the caller knows whether another page follows.
+// members f selects, and the page q asks for.
+//
+// The page reads, by the (org_id, removed_at, id) index, one member more
+// than q.Size on the page's side, so that the caller knows whether more
+// follow, and, when the page starts at a cursor, the nearest member on
+// the cursor's other side, if any: whether members come before a page
+// read forwards after a cursor (or after one read backwards before a
+// cursor) costs one more index seek in the same statement rather than a
+// statement of its own.
 func membersStatements(orgID int64, f member.Filter, q member.PageQuery, now time.Time) (count, list statement, err error) {
 	from, cond, args, err := membersMatching(orgID, f, now)
 	if err != nil {
 		return count, list, err
 	}
 	count = statement{`SELECT COUNT(*)` + from + ` WHERE ` + cond, args}
+	selectFrom := memberColumns + from + ` LEFT JOIN outbox o ON o.link_id = b.newest_link_id WHERE ` + cond
+	page := selectFrom
 	list.args = append([]any(nil), args...)
 	if q.After > 0 {
-		cond += " AND m.id < ?"
+		page += " AND m.id < ?"
 		list.args = append(list.args, q.After)
 	}
-	list.query = memberColumns + from + ` LEFT JOIN outbox o ON o.link_id = b.newest_link_id WHERE ` + cond + ` ORDER BY m.id DESC LIMIT ?`
-	list.args = append(list.args, q.First+1)
+	if q.Before > 0 {
+		page += " AND m.id > ?"
+		list.args = append(list.args, q.Before)
+	}
+	order, probe, probeOrder, cursor := " DESC", " AND m.id >= ?", " ASC", q.After
+	if q.Backward {
+		order, probe, probeOrder, cursor = " ASC", " AND m.id <= ?", " DESC", q.Before
+	}
+	list.query = page + ` ORDER BY m.id` + order + ` LIMIT ?`
+	list.args = append(list.args, q.Size+1)
+	if cursor > 0 {
+		// Each part's ORDER BY and LIMIT hold within its parentheses.
+		list.query = "(" + list.query + ") UNION ALL (" + selectFrom + probe + ` ORDER BY m.id` + probeOrder + ` LIMIT 1)`
+		list.args = append(append(list.args, args...), cursor)
+	}
 	return count, list, nil
 }
 

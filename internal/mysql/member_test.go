@@ -90,7 +90,7 @@ func (f *searchFixture) members(orgID int64, filter member.Filter, pageSize int)
 	var names []string
 	var after int64
 	for range 100 {
-		page, err := f.st.Members(f.ctx, orgID, filter, member.PageQuery{First: pageSize, After: after})
+		page, err := f.st.Members(f.ctx, orgID, filter, member.PageQuery{Size: pageSize, After: after})
 		if err != nil {
 			f.t.Fatalf("Members(%+v): %v", filter, err)
 		}
@@ -177,11 +177,11 @@ func TestMembersSearchByEmailPaging(t *testing.T) {
 		total int
 		want  []int64
 	}{
-		{"only the total", member.PageQuery{First: 0}, 1, nil},
-		{"a page of one", member.PageQuery{First: 1}, 1, []int64{alice.ID}},
-		{"after a newer member", member.PageQuery{First: 20, After: alice.ID + 1}, 1, []int64{alice.ID}},
-		{"after the match", member.PageQuery{First: 20, After: alice.ID}, 1, nil},
-		{"without the total", member.PageQuery{First: 20, SkipTotal: true}, 0, []int64{alice.ID}},
+		{"only the total", member.PageQuery{Size: 0}, 1, nil},
+		{"a page of one", member.PageQuery{Size: 1}, 1, []int64{alice.ID}},
+		{"after a newer member", member.PageQuery{Size: 20, After: alice.ID + 1}, 1, []int64{alice.ID}},
+		{"after the match", member.PageQuery{Size: 20, After: alice.ID}, 1, nil},
+		{"without the total", member.PageQuery{Size: 20, SkipTotal: true}, 0, []int64{alice.ID}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			page, err := f.st.Members(f.ctx, f.org.ID, search, tc.q)
@@ -200,7 +200,7 @@ func TestMembersSearchByEmailPaging(t *testing.T) {
 			}
 		})
 	}
-	if _, err := f.st.Members(f.ctx, f.org.ID, member.Filter{Search: "a@" + strings.Repeat("x", 250) + ".com"}, member.PageQuery{First: 1}); member.ErrorCode(err) != member.CodeInvalidInput {
+	if _, err := f.st.Members(f.ctx, f.org.ID, member.Filter{Search: "a@" + strings.Repeat("x", 250) + ".com"}, member.PageQuery{Size: 1}); member.ErrorCode(err) != member.CodeInvalidInput {
 		t.Errorf("an over-long search: %v, want INVALID_INPUT", err)
 	}
 }
@@ -217,7 +217,7 @@ func TestMembersSearchByEmailPlan(t *testing.T) {
 		{Search: "alice@example.com", Status: member.StatusPending, Type: member.TypeCreated},
 		{Search: "hank@example.com", Status: member.StatusFailed},
 	} {
-		countSQL, countArgs, listSQL, listArgs, err := mysql.MembersStatements(f.org.ID, filter, member.PageQuery{First: 20, After: 1 << 40}, f.clock.Now())
+		countSQL, countArgs, listSQL, listArgs, err := mysql.MembersStatements(f.org.ID, filter, member.PageQuery{Size: 20, After: 1 << 40}, f.clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
