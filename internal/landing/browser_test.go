@@ -26,6 +26,21 @@ func checkConsole(t *testing.T, bt *testenv.PhoneTab) {
 	}
 }
 
+// checkSignInLink fails unless the page shows a visible link to the
+// sign-in page, named as such.
+func checkSignInLink(t *testing.T, bt *testenv.PhoneTab, base string) {
+	t.Helper()
+	got := testenv.Eval[string](bt, `(() => {
+		const a = [...document.querySelectorAll('a[href]')].find(a => a.href.endsWith('/signin'));
+		if (!a) return '';
+		const r = a.getBoundingClientRect();
+		return a.href + ' ' + (r.width > 0 && r.height >= 44 ? 'visible' : 'hidden') + ' ' + a.textContent.trim();
+	})()`)
+	if want := base + landing.SignInPath + " visible Sign in to your account"; got != want {
+		t.Errorf("sign-in link: %q, want %q", got, want)
+	}
+}
+
 // TestInBrowser opens links in a real headless Chromium on a phone-sized
 // screen: the page shows the member and changes nothing; Confirm
 // activates; every other outcome shows its page. Screenshots of each are
@@ -87,6 +102,8 @@ func TestInBrowser(t *testing.T) {
 		if got.Status() != member.StatusActivated || got.LoginEmail != "alice@example.com" {
 			t.Errorf("after Confirm: %s, login email %q; want ACTIVATED, alice@example.com", got.Status(), got.LoginEmail)
 		}
+		// The new login email signs in at once: the page links there.
+		checkSignInLink(t, bt, srv.URL)
 		bt.Screenshot("landing-en-success.png")
 
 		if status := bt.Load(chromedp.Navigate(link(s.valid))); status != http.StatusOK {
@@ -97,6 +114,7 @@ func TestInBrowser(t *testing.T) {
 		if body := testenv.Eval[string](bt, `document.body.innerText`); strings.Contains(body, "alice@example.com") || strings.Contains(body, "Alice") {
 			t.Errorf("the reopened spent link shows whose it was:\n%s", body)
 		}
+		checkSignInLink(t, bt, srv.URL)
 		bt.Screenshot("landing-en-already-activated.png")
 		checkConsole(t, bt)
 	})

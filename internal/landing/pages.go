@@ -84,13 +84,19 @@ type pageData struct {
 	ExpiresISO         string // RFC 3339, for <time datetime>
 	Token              string // only for the Confirm form of a valid link
 	RetryAfter         string // seconds, for the 429 page
+	SignInPath         string // where an activated login email signs in
 }
+
+// SignInPath is where a member signs in with its activated login email:
+// internal/signin's Path, which cmd/memberbind mounts beside this
+// handler. (The adapters do not import each other.)
+const SignInPath = "/signin"
 
 func newPageData(lang string, v member.LinkView, retryAfter string) *pageData {
 	d := &pageData{
 		Frame: webpage.NewFrame(lang), Action: Path,
 		Org: v.OrgName, Member: v.MemberName, Email: v.Email, Phone: maskPhone(v.Phone),
-		RetryAfter: retryAfter,
+		RetryAfter: retryAfter, SignInPath: SignInPath,
 	}
 	if v.ExpiresAt != nil {
 		d.Expires = webpage.FormatTime(lang, *v.ExpiresAt)
