@@ -638,3 +638,120 @@ func sameInstant(s string, want time.Time) bool {
 	got, err := time.Parse(time.RFC3339Nano, s)
 	return err == nil && got.Equal(want)
 }
+
+// emailLineStarts is a JavaScript expression: the characters of the
+// email element sel that begin a new line as the browser lays it out
+// ("" when it fits on one line, "@" when it breaks before the domain).
+func emailLineStarts(sel string) string {
+	return `(() => {
+		const el = document.querySelector(` + js(sel) + `);
+		const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+		let starts = '', top = null, n;
+		while ((n = walker.nextNode())) {
+			for (let i = 0; i < n.length; i++) {
+				const r = document.createRange();
+				r.setStart(n, i);
+				r.setEnd(n, i + 1);
+				const rect = r.getClientRects()[0];
+				if (!rect) continue;
+				if (top !== null && rect.top > top + 2) starts += n.data[i];
+				top = rect.top;
+			}
+		}
+		return starts;
+	})()`
+}
+
+// TestConsolePolish: what a walk through every screen found. After Send
+// again and then Modify, the activate dialog no longer says the link went
+// to the old email; a long login email breaks in the table only before
+// its @, at any width; a malformed key in a #key= link is shown in the
+// field its message is about.
+func TestConsolePolish(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	browser := startBrowser(t)
+	s := newServer(t)
+	ctx := context.Background()
+	caller, err := s.store.Authenticate(ctx, s.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const long = "alexandra.konstantinopoulou-whitfield@engineering.example-corporation.com"
+	signedUp := testenv.Bind(t, s.store, caller.Org.ID, "Alexandra", long)
+	if _, err := s.store.Activate(ctx, s.sendMail(t, long)); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.store.Member(ctx, caller.Org.ID, signedUp.ID); err != nil || m.LoginEmail != long {
+		t.Fatalf("Alexandra: %+v, %v; want activated", m, err)
+	}
+	testenv.Bind(t, s.store, caller.Org.ID, "Olga", "old@example.com")
+	s.sendMail(t, "old@example.com")
+	tb := newTab(t, browser, testenv.ArtifactDir(t))
+
+	// A link whose key is malformed: the key is in the field the
+	// message is under, and the message says it came from the link.
+	tb.do(chromedp.Navigate(s.url+"/console#key=mb_short"), chromedp.WaitVisible(css("#key-input")))
+	tb.wait("the key error", `!document.getElementById('key-error').hidden`)
+	if got := eval[string](tb, `document.getElementById('key-input').value`); got != "mb_short" {
+		t.Errorf("after a malformed #key= the key field holds %q, want the link's key", got)
+	}
+	if got := tb.text("#key-error"); !strings.Contains(got, "link") {
+		t.Errorf("the key error %q does not say the key came from the link", got)
+	}
+	tb.shot("30-key-from-link-malformed")
+	// The same from a link opened on the loaded console.
+	tb.do(chromedp.Evaluate[chromedp.Void](`location.hash = '#key=mb_other'`))
+	tb.wait("the link's other key in the field", `document.getElementById('key-input').value === 'mb_other' && !document.getElementById('key-error').hidden`)
+	tb.do(chromedp.Evaluate[chromedp.Void](`location.hash = '#key=' + ` + js(s.key)))
+	tb.wait("the list", `!document.getElementById('members-section').hidden`)
+
+	// The long login email, at the widths of a desktop, a tablet and a
+	// phone.
+	alexandra := tb.row("Alexandra")
+	email := alexandra + " td.col-email .email"
+	for _, w := range []int64{1280, 700, 390} {
+		if w == 390 {
+			tb.do(chromedp.EmulateViewport(w, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch))
+		} else {
+			tb.do(chromedp.EmulateViewport(w, 800))
+		}
+		tb.wait("the layout of the width", fmt.Sprintf(`window.innerWidth === %d`, w))
+		if got := eval[string](tb, emailLineStarts(email)); got != "" && got != "@" {
+			t.Errorf("at %dpx the login email breaks before %q, want nowhere or before the @ only", w, got)
+		}
+		if got := eval[string](tb, `document.querySelector(`+js(email)+`).textContent + ' ' + document.querySelector(`+js(email)+`).title`); got != long+" "+long {
+			t.Errorf("at %dpx the login email's text and title are %q", w, got)
+		}
+		if got := eval[int](tb, `document.documentElement.scrollWidth`); got > int(w) {
+			t.Errorf("at %dpx the page is %dpx wide", w, got)
+		}
+		// Nor does it widen its column past 18rem: a longer part is cut
+		// short.
+		if got := eval[float64](tb, `document.querySelector(`+js(email)+`).getBoundingClientRect().width / parseFloat(getComputedStyle(document.documentElement).fontSize)`); got > 18.01 {
+			t.Errorf("at %dpx the login email is %.1frem wide, want at most 18rem", w, got)
+		}
+		tb.do(chromedp.ScrollIntoView(css(email)))
+		tb.shot(fmt.Sprintf("31-long-email-%d", w))
+	}
+	tb.do(chromedp.EmulateViewport(1280, 800))
+
+	// Send again, then Modify: nothing in the dialog names the old email.
+	olga := tb.row("Olga")
+	tb.do(chromedp.Click(css(olga + " button[data-action=activate]")))
+	tb.dialogOpen("activate")
+	tb.do(chromedp.Click(css("#dialog button[data-action=resend]")))
+	tb.wait("the resend confirmed", `document.querySelector('#dialog .status-msg')?.textContent.includes('old@example.com')`)
+	tb.typeInto("#dialog form[data-form=modify] input[name=email]", "new@example.com")
+	tb.do(chromedp.Click(css("#dialog form[data-form=modify] button[type=submit]")))
+	tb.wait("the modification confirmed", `[...document.querySelectorAll('#dialog .status-msg')].some(e => e.textContent.includes('new@example.com'))`)
+	if got := eval[string](tb, `document.getElementById('dialog').innerText`); strings.Contains(got, "old@example.com") {
+		t.Errorf("after Send again and Modify the dialog still names the old email:\n%s", got)
+	}
+	if got := tb.text("#dialog [data-fact=email] dd"); got != "new@example.com" {
+		t.Errorf("the dialog's email is %q, want new@example.com", got)
+	}
+	tb.shot("32-resend-then-modify")
+	tb.checkClean()
+}

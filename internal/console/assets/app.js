@@ -4,7 +4,7 @@
 import { $, h, replace, uid } from './dom.js';
 import { Client } from './api.js';
 import { applyStatic, initLang, lang, sentence, setLang, t } from './i18n.js';
-import { closeDialog, initDialog, showAlert, statusBadge, timeEl } from './ui.js';
+import { closeDialog, emailEl, initDialog, showAlert, statusBadge, timeEl } from './ui.js';
 import { openBindFlow, openCreate, openDetails, openRemove } from './dialogs.js';
 import { openKeys } from './keys.js';
 
@@ -70,7 +70,12 @@ function keyFromURL() {
   return key.trim();
 }
 
-function showKeyForm(message) {
+/**
+ * showKeyForm asks for the API key, with message under the field if
+ * given. value, if given, is put back in the field: the key a link
+ * carried, so that the message is about what the field holds.
+ */
+function showKeyForm(message, value) {
   $('members-section').hidden = true;
   $('forget-key').hidden = true;
   $('org-name').hidden = true;
@@ -79,6 +84,7 @@ function showKeyForm(message) {
   err.hidden = !message;
   err.textContent = message || '';
   const input = $('key-input');
+  if (value !== undefined) input.value = value;
   if (message) input.setAttribute('aria-invalid', 'true');
   else input.removeAttribute('aria-invalid');
   input.focus();
@@ -254,7 +260,7 @@ function memberRow(m) {
       m.remark ? h('div', { class: 'remark', text: m.remark }) : null),
     td('col.type', null, t(`type.${m.memberType}`)),
     td('col.status', null, statusBadge(m.bindStatus), sub ? h('div', { class: 'sub', text: sub }) : null),
-    td('col.loginEmail', 'col-email', m.loginEmail ? h('span', { class: 'email', text: m.loginEmail }) : h('span', { class: 'muted', text: t('common.none') })),
+    td('col.loginEmail', 'col-email', m.loginEmail ? emailEl(m.loginEmail) : h('span', { class: 'muted', text: t('common.none') })),
     td('col.created', null, timeEl(m.createdAt)),
     td('col.actions', 'col-actions', ...rowActions(m)));
 }
@@ -442,7 +448,7 @@ function wire() {
     if (key === null) return;
     if (!keyShape.test(key)) {
       forgetKey();
-      showKeyForm(t('key.shape'));
+      showKeyForm(t('key.linkShape'), key);
       return;
     }
     hideBanner();
@@ -475,8 +481,8 @@ function boot() {
   wire();
   document.body.dataset.ready = 'true';
   const fromLink = keyFromURL();
-  if (fromLink && !keyShape.test(fromLink)) {
-    showKeyForm(t('key.shape'));
+  if (fromLink !== null && !keyShape.test(fromLink)) {
+    showKeyForm(t(fromLink ? 'key.linkShape' : 'key.linkEmpty'), fromLink);
     return;
   }
   const key = fromLink || readStoredKey();

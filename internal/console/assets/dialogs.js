@@ -234,9 +234,18 @@ function activateView(app, m, notice) {
   const fieldset = h('fieldset', { class: 'plain' }, ...f.nodes, h('div', { class: 'dialog-actions' }, modifySubmit));
   const modifyForm = h('form', { class: 'form', novalidate: true, dataset: { form: 'modify' } }, fieldset);
 
+  let shownEmail = m.securityInfo.email;
   const render = (mm) => {
     member = mm;
     const si = mm.securityInfo;
+    // What the view last said about sending (a link sent again, a
+    // modification) named the email it was sent to: once the email is
+    // another, it is no longer true, so it goes.
+    if (si.email !== shownEmail) {
+      resendStatus.textContent = '';
+      modifyStatus.textContent = '';
+      shownEmail = si.email;
+    }
     info.replaceChildren(dl('facts', linkFacts(si)));
     resendHelp.replaceChildren(t('activate.resendHelp', { email: si.email }));
     clearTimeout(timer);
@@ -285,6 +294,7 @@ function activateView(app, m, notice) {
   resend.addEventListener('click', async () => {
     showAlert(resendBox, null);
     resendStatus.textContent = '';
+    modifyStatus.textContent = '';
     let p;
     try {
       p = await busy(resend, () => app.client.mutate('resendActivationLink', { memberId: member.id }));
@@ -307,6 +317,7 @@ function activateView(app, m, notice) {
     clearFieldErrors(f.all);
     showAlert(modifyBox, null);
     modifyStatus.textContent = '';
+    resendStatus.textContent = '';
     let p;
     try {
       p = await busy(modifySubmit, () => app.client.mutate('updateSecurityInfo', securityInput(member, f)));

@@ -18,6 +18,8 @@ export const catalogs = {
     'key.forget': 'Sign out (forget key)',
     'key.required': 'Paste the API key.',
     'key.shape': 'This is not an API key: a key is mb_ followed by at least 43 letters, digits, - or _.',
+    'key.linkShape': 'The link you opened carries a key (#key=…) that is not an API key: a key is mb_ followed by at least 43 letters, digits, - or _. It is in the field below: correct it, or paste the key.',
+    'key.linkEmpty': 'The link you opened has an empty key (#key=). Paste the API key.',
     'key.forgotten': 'Signed out: the API key was removed from this tab.',
 
     'banner.dismiss': 'Dismiss',
@@ -258,6 +260,8 @@ export const catalogs = {
     'key.forget': '退出（清除密钥）',
     'key.required': '请粘贴 API 密钥。',
     'key.shape': '这不是 API 密钥：密钥以 mb_ 开头，后跟至少 43 个字母、数字、- 或 _。',
+    'key.linkShape': '您打开的链接所带的密钥（#key=…）不是 API 密钥：密钥以 mb_ 开头，后跟至少 43 个字母、数字、- 或 _。它已填入下方输入框：请更正，或粘贴密钥。',
+    'key.linkEmpty': '您打开的链接所带的密钥为空（#key=）。请粘贴 API 密钥。',
     'key.forgotten': '已退出：API 密钥已从此标签页清除。',
 
     'banner.dismiss': '关闭',

@@ -53,6 +53,21 @@ export function maskPhone(countryCode, e164) {
   return `+${cc} ${national.slice(0, keep)}${'*'.repeat(hidden)}${national.slice(-4)}`;
 }
 
+/**
+ * emailEl shows an email address that a line may break only before its @:
+ * the local part and the domain are each kept whole (console.css), and a
+ * part too long for a narrow screen is cut short with an ellipsis, the
+ * whole address in the title.
+ */
+export function emailEl(email, tag = 'span') {
+  const at = email.lastIndexOf('@');
+  if (at <= 0) return h(tag, { class: 'email', text: email });
+  return h(tag, { class: 'email', title: email },
+    h('span', { class: 'email-part', text: email.slice(0, at) }),
+    h('wbr', {}),
+    h('span', { class: 'email-part', text: email.slice(at) }));
+}
+
 /** plusCode writes a country calling code with its +. */
 export function plusCode(cc) {
   if (!cc) return '';
