@@ -198,5 +198,39 @@
     keyInput.focus();
   });
 
+  // GraphiQL's editors are CodeMirror 5 instances, whose input is a
+  // hidden textarea without a name: screen readers announce "edit text"
+  // four times (axe-core's critical "label" rule). This names each one
+  // after its pane, whenever GraphiQL (re)creates it; the response pane,
+  // read-only and scrolled by its own keys, also becomes a named,
+  // focusable region (axe-core's "scrollable-region-focusable").
+  var editorNames = [
+    ['.graphiql-query-editor .CodeMirror textarea', 'Query editor'],
+    ['.graphiql-editor-tool .graphiql-editor:nth-of-type(1) .CodeMirror textarea', 'Variables editor'],
+    ['.graphiql-editor-tool .graphiql-editor:nth-of-type(2) .CodeMirror textarea', 'Headers editor'],
+    ['.graphiql-response .CodeMirror textarea', 'Response'],
+  ];
+  function nameEditors() {
+    editorNames.forEach(function (entry) {
+      var nodes = mount.querySelectorAll(entry[0]);
+      for (var i = 0; i < nodes.length; i++) {
+        if (nodes[i].getAttribute('aria-label') !== entry[1]) {
+          nodes[i].setAttribute('aria-label', entry[1]);
+        }
+      }
+    });
+    var scrolls = mount.querySelectorAll('.graphiql-response .CodeMirror-scroll');
+    for (var j = 0; j < scrolls.length; j++) {
+      if (scrolls[j].getAttribute('tabindex') !== '0') {
+        scrolls[j].setAttribute('tabindex', '0');
+        scrolls[j].setAttribute('role', 'region');
+        scrolls[j].setAttribute('aria-label', 'Response, scrollable');
+      }
+    }
+  }
+  // Attributes only change when a name is missing, so the observer's own
+  // changes (which it does not watch: childList only) cannot loop.
+  new MutationObserver(nameEditors).observe(mount, { childList: true, subtree: true });
+
   render();
 })();
