@@ -230,6 +230,7 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 	}
 	refs := make([]ref, len(ids))
 	var memberIDs, eventIDs []int64
+	var keysAsked bool
 	for i, s := range ids {
 		kind, id, ok := model.ParseID(s)
 		if !ok {
@@ -241,6 +242,8 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 			memberIDs = append(memberIDs, id)
 		case model.KindEvent:
 			eventIDs = append(eventIDs, id)
+		case model.KindAPIKey:
+			keysAsked = true
 		}
 	}
 	members, err := r.Service.MembersByID(ctx, org.ID, memberIDs)
@@ -250,6 +253,17 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 	events, err := r.Service.EventsByID(ctx, org.ID, eventIDs)
 	if err != nil {
 		return nil, err
+	}
+	// An organization has a handful of keys: all of them are one read.
+	keys := map[int64]*member.APIKey{}
+	if keysAsked {
+		all, err := r.Service.APIKeys(ctx, org.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range all {
+			keys[k.ID] = k
+		}
 	}
 	// The members found are shown together, so that what they read
 	// beyond their rows is read once for all of them.
@@ -277,6 +291,10 @@ func (r *Resolver) nodes(ctx context.Context, ids []string) ([]model.Node, error
 		case model.KindEvent:
 			if e, ok := events[ref.id]; ok {
 				out[i] = &model.MemberEvent{Event: e}
+			}
+		case model.KindAPIKey:
+			if k, ok := keys[ref.id]; ok {
+				out[i] = k
 			}
 		}
 	}

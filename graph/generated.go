@@ -1001,7 +1001,8 @@ type Query {
   """
   The object of the organization with this id (Relay's refetch): its
   organization, one of its members (removed ones too, as
-  members(filter: {removed: true}) lists them) or one of their events.
+  members(filter: {removed: true}) lists them), one of their events, or
+  one of its API keys (revoked ones too, as apiKeys lists them).
   null for an id that is malformed, unknown, or another organization's.
   """
   node(id: ID!): Node
@@ -1033,7 +1034,7 @@ type Organization implements Node {
 One of an organization's API keys. The key itself is shown once, by
 createApiKey, and never again: memberbind keeps only its hash.
 """
-type ApiKey {
+type ApiKey implements Node {
   id: ID!
   name: String!
   "The key's first characters (mb_ and six more), to tell keys apart."
@@ -6142,6 +6143,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Member(ctx, sel, obj)
+	case member.APIKey:
+		return ec._ApiKey(ctx, sel, &obj)
+	case *member.APIKey:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ApiKey(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -6155,7 +6163,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
-var apiKeyImplementors = []string{"ApiKey"}
+var apiKeyImplementors = []string{"ApiKey", "Node"}
 
 func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, obj *member.APIKey) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiKeyImplementors)

@@ -230,7 +230,7 @@ func TestMemberEventsPagingBothWays(t *testing.T) {
 }
 
 // TestNode: node and nodes find the organization, its members (removed
-// ones too) and their stored events by id, and answer null alike for a
+// ones too), their stored events and its API keys by id, and answer null alike for a
 // malformed id, an unknown one and another organization's.
 func TestNode(t *testing.T) {
 	t.Parallel()
@@ -240,8 +240,12 @@ func TestNode(t *testing.T) {
 	wantCode(t, a.remove(bob), "")
 	other := a.org("Other")
 	stranger := other.create("Stranger")
-	org := a.do(`{ organization { id } }`, nil)["organization"].(map[string]any)["id"].(string)
-	otherOrg := other.do(`{ organization { id } }`, nil)["organization"].(map[string]any)["id"].(string)
+	orgAndKey := func(a *api) (string, string) {
+		o := a.do(`{ organization { id apiKeys { id } } }`, nil)["organization"].(map[string]any)
+		return o["id"].(string), o["apiKeys"].([]any)[0].(map[string]any)["id"].(string)
+	}
+	org, key := orgAndKey(a)
+	otherOrg, otherKey := orgAndKey(other)
 	eventOf := func(a *api, id string) string {
 		t.Helper()
 		data := a.do(`query($id: ID!) { node(id: $id) { ... on Member { events(first: 1) { edges { node { id } } } } } }`, map[string]any{"id": id})
@@ -251,15 +255,16 @@ func TestNode(t *testing.T) {
 	strangerCreated := eventOf(other, stranger)
 	unknown := base64.RawURLEncoding.EncodeToString([]byte("Member:999999999"))
 
-	const fields = `__typename id ... on Member { name removedAt } ... on MemberEvent { kind } ... on Organization { name }`
+	const fields = `__typename id ... on Member { name removedAt } ... on MemberEvent { kind } ... on Organization { name } ... on ApiKey { name }`
 	ids := []string{alice, bob, org, aliceCreated, stranger, otherOrg, strangerCreated, unknown, "bogus", "", alice,
-		base64.RawURLEncoding.EncodeToString([]byte("MemberEvent:0")), base64.RawURLEncoding.EncodeToString([]byte("Thing:1"))}
+		base64.RawURLEncoding.EncodeToString([]byte("MemberEvent:0")), base64.RawURLEncoding.EncodeToString([]byte("Thing:1")), key, otherKey}
 	data := a.do(`query($ids: [ID!]!) { nodes(ids: $ids) { `+fields+` } }`, map[string]any{"ids": ids})
 	got := data["nodes"].([]any)
 	if len(got) != len(ids) {
 		t.Fatalf("nodes returned %d for %d ids", len(got), len(ids))
 	}
-	for i, want := range []string{"Member Alice", "Member Bob", "Organization Acme", "MemberEvent CREATED", "", "", "", "", "", "", "Member Alice", "", ""} {
+	wantKey := "ApiKey " + a.do(`{ organization { apiKeys { name } } }`, nil)["organization"].(map[string]any)["apiKeys"].([]any)[0].(map[string]any)["name"].(string)
+	for i, want := range []string{"Member Alice", "Member Bob", "Organization Acme", "MemberEvent CREATED", "", "", "", "", "", "", "Member Alice", "", "", wantKey, ""} {
 		var desc string
 		if n, ok := got[i].(map[string]any); ok {
 			desc = n["__typename"].(string) + " " + fmt.Sprint(n["name"]) + fmt.Sprint(n["kind"])
@@ -277,7 +282,7 @@ func TestNode(t *testing.T) {
 	}
 	for _, id := range ids {
 		one := a.do(`query($id: ID!) { node(id: $id) { `+fields+` } }`, map[string]any{"id": id})["node"]
-		if (one == nil) != (id != alice && id != bob && id != org && id != aliceCreated) {
+		if (one == nil) != (id != alice && id != bob && id != org && id != aliceCreated && id != key) {
 			t.Errorf("node(%q) = %v", id, one)
 		}
 	}
