@@ -1,3 +1,8 @@
+//go:build !noembed
+
+// The pages are reachable only through the embedded mail server, and these
+// tests feed them mail parsed by it.
+
 package devstack
 
 import (
