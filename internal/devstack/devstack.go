@@ -1,8 +1,8 @@
 // Package devstack is the zero-configuration default of memberbind: an
 // in-memory MySQL-compatible database (github.com/dolthub/go-mysql-server)
 // and an SMTP server (github.com/emersion/go-smtp) that keeps the mail it
-// receives in memory and shows it at /dev/mail, both on loopback ports of
-// this process.
+// receives in memory, decoded with github.com/emersion/go-message, and shows
+// it at /dev/mail, both on loopback ports of this process.
 //
 // They exist so that `go run ./cmd/memberbind` works on a fresh machine and
 // so that tests can run without external services. They are not for

@@ -50,6 +50,7 @@ type Attachment struct {
 	Filename string `json:"filename"`
 	// ContentType is the part's media type, such as image/png.
 	ContentType string `json:"contentType"`
-	// Size is the decoded size in bytes.
+	// Size is the decoded size in bytes (of a text part, once converted
+	// to UTF-8).
 	Size int `json:"size"`
 }
