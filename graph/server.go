@@ -20,6 +20,7 @@ import (
 	"memberbind/graph/model"
 	"memberbind/internal/member"
 	"memberbind/internal/requestid"
+	"memberbind/internal/requestlog"
 )
 
 // Limits of one GraphQL request.
@@ -83,6 +84,10 @@ type Options struct {
 	// Idempotency keeps the answers of mutations sent with an
 	// Idempotency-Key header; nil means the Service's, if it keeps them.
 	Idempotency member.Idempotency
+	// OnOperation, when set, is told of every executed operation: its
+	// name ("" if anonymous) and whether it answered without errors. For
+	// metrics.
+	OnOperation func(ctx context.Context, name string, ok bool)
 }
 
 // DefaultCostInFlight is the default budget of CostInFlight: 2,500 points
@@ -135,12 +140,13 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 	persisted := persistedDocs{lru.New[string](PersistedQueries)}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: persisted})
 	srv.Use(newOperationLimits(o.Introspection))
+	srv.Use(newOperationObserver(o.OnOperation))
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
 	srv.SetErrorPresenter(presenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
-		o.Logger.ErrorContext(ctx, "panic in GraphQL resolver", "request_id", requestid.From(ctx), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		o.Logger.ErrorContext(ctx, "panic in GraphQL resolver", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errInternal
 	})
 	if o.CostInFlight <= 0 {
@@ -216,13 +222,13 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		id := requestid.From(ctx)
 		if timedOut(ctx, err) {
-			log.WarnContext(ctx, "GraphQL request out of time", "request_id", id, "path", gqlErr.Path.String(), "err", err)
+			log.WarnContext(ctx, "GraphQL request out of time", "path", gqlErr.Path.String(), "err", err)
 			gqlErr.Message = timeoutMessage(id)
 			gqlErr.Extensions = map[string]any{"code": codeTimeout, "requestId": id}
 			return gqlErr
 		}
 		if !errors.Is(err, errInternal) {
-			log.ErrorContext(ctx, "GraphQL request failed", "request_id", id, "path", gqlErr.Path.String(), "err", err)
+			log.ErrorContext(ctx, "GraphQL request failed", "path", gqlErr.Path.String(), "err", err)
 		}
 		gqlErr.Message = "internal error (request id " + id + ")"
 		gqlErr.Extensions = map[string]any{"code": codeInternal, "requestId": id}
@@ -262,6 +268,9 @@ func authenticate(svc member.Service, log *slog.Logger, next http.Handler) http.
 			}
 			internalError(ctx, w, log, "authenticate request", err)
 			return
+		}
+		if caller.Org != nil {
+			requestlog.SetOrg(ctx, caller.Org.ID)
 		}
 		next.ServeHTTP(w, r.WithContext(withCaller(ctx, caller)))
 	})
@@ -303,7 +312,7 @@ func timeoutMessage(requestID string) string {
 // timeoutError logs a request that ran out of time and answers 503.
 func timeoutError(ctx context.Context, w http.ResponseWriter, log *slog.Logger, what string, err error) {
 	id := requestid.From(ctx)
-	log.WarnContext(ctx, what+": out of time", "request_id", id, "err", err)
+	log.WarnContext(ctx, what+": out of time", "err", err)
 	writeErrorsExt(w, http.StatusServiceUnavailable, timeoutMessage(id), map[string]any{"code": codeTimeout, "requestId": id})
 }
 
@@ -316,7 +325,7 @@ func unauthenticated(w http.ResponseWriter, msg string) {
 // that id.
 func internalError(ctx context.Context, w http.ResponseWriter, log *slog.Logger, what string, err error) {
 	id := requestid.From(ctx)
-	log.ErrorContext(ctx, what, "request_id", id, "err", err)
+	log.ErrorContext(ctx, what, "err", err)
 	writeErrorsExt(w, http.StatusInternalServerError, "internal error (request id "+id+")", map[string]any{"code": codeInternal, "requestId": id})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -11,6 +12,7 @@ import (
 
 	"memberbind/graph"
 	"memberbind/internal/member"
+	"memberbind/internal/requestlog"
 )
 
 // config is memberbind's configuration, read from the environment
@@ -47,6 +49,17 @@ type config struct {
 	// MailLease is how long a worker holds a claimed mail before another
 	// may take it over, had the first died mid-send.
 	MailLease time.Duration
+	// AdminListen is the admin listener's address (/metrics,
+	// /debug/pprof/, /healthz, /readyz); empty when it is off.
+	AdminListen string
+	// LogFormat is FormatText or FormatJSON (requestlog); LogLevel the
+	// least level written.
+	LogFormat string
+	LogLevel  slog.Level
+	// ShutdownDelay is how long, once told to stop, the instance keeps
+	// serving while /readyz answers 503, so that load balancers stop
+	// sending it requests before it stops taking them.
+	ShutdownDelay time.Duration
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For the
 	// activation and sign-in pages believe when they count a client's
 	// attempts; empty: the peer address counts.
@@ -83,7 +96,16 @@ const (
 	envIntrospection   = "MEMBERBIND_GRAPHQL_INTROSPECTION"
 	envRequestTimeout  = "MEMBERBIND_REQUEST_TIMEOUT"
 	envCORSOrigins     = "MEMBERBIND_CORS_ORIGINS"
+	envAdminListen     = "MEMBERBIND_ADMIN_LISTEN"
+	envLogFormat       = "MEMBERBIND_LOG_FORMAT"
+	envLogLevel        = "MEMBERBIND_LOG_LEVEL"
+	envShutdownDelay   = "MEMBERBIND_SHUTDOWN_DELAY"
 )
+
+// defaultAdminListen is the admin listener's default address: loopback,
+// since pprof and metrics say much about the instance and are not
+// authenticated. A container sets its own (see the Dockerfile).
+const defaultAdminListen = "127.0.0.1:9090"
 
 // Default listen addresses. The zero-configuration start serves every mail
 // it sent at /dev/mail, unauthenticated, so it listens on loopback only;
@@ -135,6 +157,15 @@ func loadConfig(getenv func(string) string) (config, error) {
 		MailRetryBudget:      24 * time.Hour,
 		MailLease:            2 * time.Minute,
 		RequestTimeout:       10 * time.Second,
+		AdminListen:          strings.TrimSpace(getenv(envAdminListen)),
+		LogFormat:            strings.ToLower(strings.TrimSpace(getenv(envLogFormat))),
+		ShutdownDelay:        5 * time.Second,
+	}
+	switch c.AdminListen {
+	case "":
+		c.AdminListen = defaultAdminListen
+	case "off":
+		c.AdminListen = ""
 	}
 	if c.Listen == "" {
 		c.Listen = configuredListen
@@ -203,6 +234,26 @@ func loadConfig(getenv func(string) string) (config, error) {
 	duration(envMailLease, &c.MailLease)
 	duration(envSignInTTL, &c.SignIn.LinkTTL)
 	duration(envRequestTimeout, &c.RequestTimeout)
+	switch c.LogFormat {
+	case "":
+		c.LogFormat = requestlog.FormatText
+	case requestlog.FormatText, requestlog.FormatJSON:
+	default:
+		errs = append(errs, fmt.Sprintf("%s: %q is neither text nor json", envLogFormat, c.LogFormat))
+	}
+	if l, err := requestlog.ParseLevel(getenv(envLogLevel)); err != nil {
+		errs = append(errs, fmt.Sprintf("%s: %q is not one of debug, info, warn, error", envLogLevel, getenv(envLogLevel)))
+	} else {
+		c.LogLevel = l
+	}
+	if v := strings.TrimSpace(getenv(envShutdownDelay)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Sprintf("%s: %q is not a duration of 0 or more such as 5s", envShutdownDelay, v))
+		} else {
+			c.ShutdownDelay = d
+		}
+	}
 	proxies, err := parseTrustedProxies(getenv(envTrustedProxies))
 	if err != nil {
 		errs = append(errs, fmt.Sprintf("%s: %v", envTrustedProxies, err))

@@ -6,13 +6,14 @@ import (
 	"log/slog"
 
 	"memberbind/internal/mail"
+	"memberbind/internal/metrics"
 	"memberbind/internal/mysql"
 )
 
 // startWorker starts delivering the outbox over smtpURL until ctx ends, and
 // wakes the worker whenever the store commits mail. The returned function
 // waits until the worker has finished or released what it held.
-func startWorker(ctx context.Context, cfg config, smtpURL, publicURL string, st *mysql.Store, log *slog.Logger) (func() error, error) {
+func startWorker(ctx context.Context, cfg config, smtpURL, publicURL string, st *mysql.Store, reg *metrics.Registry, log *slog.Logger) (func() error, error) {
 	smtp, err := mail.ParseSMTPURL(smtpURL)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", envSMTPURL, err)
@@ -32,13 +33,15 @@ func startWorker(ctx context.Context, cfg config, smtpURL, publicURL string, st 
 		Lease:         cfg.MailLease,
 		Logger:        log,
 		Now:           cfg.Now,
+		OnSent:        reg.MailSent,
+		OnFailure:     reg.MailFailed,
 	})
 	if err != nil {
 		sender.Close()
 		return nil, fmt.Errorf("mail worker: %w", err)
 	}
 	st.OnOutbox = w.Notify
-	log.Info("mail worker started", "smtp", smtp.String(), "owner", w.Owner(), "concurrency", cfg.MailConcurrency)
+	log.InfoContext(ctx, "mail worker started", "smtp", smtp.String(), "owner", w.Owner(), "concurrency", cfg.MailConcurrency)
 	done := make(chan error, 1)
 	go func() {
 		err := w.Run(ctx)

@@ -6,6 +6,7 @@
 //	memberbind org create NAME    create an organization; prints its API key last
 //	memberbind key create|list|revoke  manage an organization's API keys
 //	memberbind worker             deliver mail only
+//	memberbind version            print the version and build information
 //
 // Configuration is by environment; see DESIGN.md §5 and the README.
 package main
@@ -23,6 +24,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"memberbind/internal/requestlog"
+	"memberbind/internal/tracing"
 )
 
 func main() {
@@ -51,7 +55,8 @@ const usage = `usage:
   memberbind key list --org ORG           list an organization's API keys, with when each was last used
   memberbind key revoke [--force] ID      revoke the API key ID (as key list prints it); --force to revoke an organization's last key
   memberbind worker                       deliver queued mail only
-  memberbind healthcheck URL              exit 0 when URL answers 200 (for container health checks)`
+  memberbind healthcheck URL              exit 0 when URL answers 200 (for container health checks)
+  memberbind version                      print the version and build information`
 
 // run is memberbind: main without the process. Logs go to stderr; what the
 // user asked for (URLs, keys) goes to stdout.
@@ -63,15 +68,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // and the pages' rate limiters, which a test holds so that nothing it
 // checks depends on how fast the machine runs.
 func runAt(ctx context.Context, now func() time.Time, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "version" {
+		printVersion(stdout)
+		return nil
+	}
 	cfg, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
 	cfg.Now = now
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
+	log, err := requestlog.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	if cmd == "serve" || cmd == "worker" {
+		stopTracing, err := tracing.Setup(ctx, getenv, buildVersion())
+		if err != nil {
+			return err
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if terr := stopTracing(sctx); terr != nil {
+				log.WarnContext(sctx, "flush traces", "err", terr)
+			}
+		}()
 	}
 	switch cmd {
 	case "serve":
@@ -98,7 +123,7 @@ func runAt(ctx context.Context, now func() time.Time, args []string, getenv func
 		return keyCommand(ctx, cfg, log, args, stdout, stderr)
 	case "healthcheck":
 		if len(args) != 1 {
-			return usageError("healthcheck takes one URL, such as http://127.0.0.1:8080/readyz")
+			return usageError("healthcheck takes one URL, such as http://127.0.0.1:9090/readyz (the admin listener)")
 		}
 		return healthcheck(ctx, args[0])
 	case "help", "-h", "--help":

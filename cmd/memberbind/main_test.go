@@ -26,7 +26,12 @@ func env(m map[string]string) func(string) string {
 // instance is a running `memberbind serve`.
 type instance struct {
 	URL    string
+	Admin  string      // the admin listener's URL
 	Output *syncBuffer // what it printed to stdout
+	Logs   *syncBuffer // what it logged (stderr)
+	// Cancel tells it to stop, as SIGTERM does, and returns at once;
+	// Stop does that and waits until it has stopped.
+	Cancel func()
 	Stop   func() error
 }
 
@@ -68,21 +73,28 @@ func serveAt(t *testing.T, vars map[string]string, now func() time.Time) *instan
 	if _, ok := vars[envPublicURL]; !ok && configured {
 		vars[envPublicURL] = "http://" + ln.Addr().String()
 	}
+	if _, ok := vars[envAdminListen]; !ok {
+		vars[envAdminListen] = "127.0.0.1:0" // tests run in parallel
+	}
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), listenerKey{}, ln))
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	var logs syncBuffer
+	logs := &syncBuffer{}
 	go func() {
-		err := runAt(ctx, now, []string{"serve"}, env(vars), pw, &logs)
+		err := runAt(ctx, now, []string{"serve"}, env(vars), pw, logs)
 		pw.CloseWithError(fmt.Errorf("serve ended: %v", err))
 		done <- err
 	}()
 	out := &syncBuffer{}
 	lines := bufio.NewScanner(pr)
 	listening := regexp.MustCompile(`listening on (http://\S+)`)
-	inst := &instance{Output: out}
+	adminAt := regexp.MustCompile(`metrics and health:\s+(http://[^/\s]+)`)
+	inst := &instance{Output: out, Logs: logs, Cancel: cancel}
 	for lines.Scan() {
 		out.Write([]byte(lines.Text() + "\n"))
+		if m := adminAt.FindStringSubmatch(lines.Text()); m != nil {
+			inst.Admin = m[1]
+		}
 		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
 			inst.URL = m[1]
 			break
@@ -166,13 +178,13 @@ func TestServeEndToEnd(t *testing.T) {
 	inst := serveFor(t, map[string]string{"MEMBERBIND_DATABASE_DSN": dsn, "MEMBERBIND_SMTP_URL": "smtp://127.0.0.1:1?tls=none"})
 
 	for _, path := range []string{"/healthz", "/readyz"} {
-		res, err := http.Get(inst.URL + path)
+		res, err := http.Get(inst.Admin + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
 		if res.StatusCode != http.StatusOK {
-			t.Errorf("%s: %d", path, res.StatusCode)
+			t.Errorf("admin %s: %d", path, res.StatusCode)
 		}
 	}
 	data := graphql(t, inst.URL, key, `{ organization { name language } }`, nil)

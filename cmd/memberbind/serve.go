@@ -9,12 +9,17 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"memberbind/graph"
 	"memberbind/internal/console"
 	"memberbind/internal/devstack"
 	"memberbind/internal/landing"
+	"memberbind/internal/member"
+	"memberbind/internal/metrics"
 	"memberbind/internal/middleware"
 	"memberbind/internal/mysql"
 	"memberbind/internal/playground"
@@ -37,8 +42,15 @@ func openStore(ctx context.Context, cfg config, dsn string, log *slog.Logger) (*
 }
 
 // serve is `memberbind serve`: the API, the pages and the mail worker, on
-// one listener, until ctx ends. Every resource it opens is closed by a
-// defer, whichever step fails.
+// the public listener, and metrics and health on the admin listener,
+// until ctx ends. Every resource it opens is closed by a defer, whichever
+// step fails.
+//
+// When ctx ends (SIGTERM), /readyz answers 503 at once, and the public
+// listener keeps serving for cfg.ShutdownDelay, so that load balancers
+// see the instance leave before it stops taking requests; then it
+// drains (http.Server.Shutdown), the worker stops, and the admin
+// listener goes last.
 func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) error {
 	if err := cfg.checkServe(); err != nil {
 		return err
@@ -76,8 +88,16 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		return err
 	}
 	defer closeDB()
+	reg := newMetrics(cfg, st, log)
 
-	handler, err := routes(cfg, publicURL, st, mailbox, log)
+	var draining atomic.Bool
+	adm, err := startAdmin(ctx, cfg.AdminListen, adminRoutes(reg, st, &draining, log), log)
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+
+	handler, err := routes(cfg, publicURL, st, mailbox, reg, log)
 	if err != nil {
 		return err
 	}
@@ -91,11 +111,14 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	fmt.Fprintf(stdout, "  playground:             %s/playground\n", publicURL)
 	fmt.Fprintf(stdout, "  admin console:          %s/console\n", publicURL)
 	fmt.Fprintf(stdout, "  member sign-in:         %s%s\n", publicURL, signin.Path)
+	if adm != nil {
+		fmt.Fprintf(stdout, "  metrics and health:     %s/metrics, /readyz (admin listener)\n", adm.URL())
+	}
 	fmt.Fprintf(stdout, "memberbind listening on %s\n", localURL(ln.Addr()))
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorker()
-	waitWorker, err := startWorker(workerCtx, cfg, smtpURL, publicURL, st, log)
+	waitWorker, err := startWorker(workerCtx, cfg, smtpURL, publicURL, st, reg, log)
 	if err != nil {
 		return err
 	}
@@ -107,10 +130,19 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	case err := <-errc:
 		serveErr = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
-		log.Info("shutting down")
+		draining.Store(true)
+		log.InfoContext(ctx, "shutting down: not ready, draining after the delay", "delay", cfg.ShutdownDelay)
+		delay := time.NewTimer(cfg.ShutdownDelay)
+		select {
+		case <-delay.C:
+		case err := <-errc:
+			delay.Stop()
+			serveErr = fmt.Errorf("serve: %w", err)
+		}
+		log.InfoContext(ctx, "shutting down: draining requests")
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) && serveErr == nil {
 			serveErr = fmt.Errorf("shut down: %w", err)
 		}
 	}
@@ -121,6 +153,28 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 		serveErr = fmt.Errorf("mail worker: %w", err)
 	}
 	return serveErr
+}
+
+// newMetrics is the instance's metrics registry, with the store's
+// transaction retries counted.
+func newMetrics(cfg config, st *mysql.Store, log *slog.Logger) *metrics.Registry {
+	reg := metrics.New(metrics.Options{DB: st.DB().DB, Backlog: st, Now: cfg.Now, Logger: log})
+	st.OnRetry = reg.TransactionRetry
+	return reg
+}
+
+// countActivations counts the activations an Activator makes.
+type countActivations struct {
+	landing.Activator
+	count func()
+}
+
+func (c countActivations) Activate(ctx context.Context, token string) (*member.LinkView, error) {
+	v, err := c.Activator.Activate(ctx, token)
+	if err == nil && v != nil && v.State == member.LinkValid {
+		c.count() // LinkValid from Activate: activated now
+	}
+	return v, err
 }
 
 // httpServer is the public listener's server: every phase of a request
@@ -185,11 +239,14 @@ func printDevBanner(ctx context.Context, st *mysql.Store, publicURL string, addr
 // middleware every request goes through, composed here once. mailbox is
 // the embedded SMTP server of the zero-configuration start, whose mail is
 // shown at /dev/mail; nil otherwise, and then /dev/mail does not exist.
-func routes(cfg config, publicURL string, st *mysql.Store, mailbox *devstack.MailServer, log *slog.Logger) (http.Handler, error) {
+func routes(cfg config, publicURL string, st *mysql.Store, mailbox *devstack.MailServer, reg *metrics.Registry, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	// Only the API is for other origins' pages; the pages are not.
-	mux.Handle("/graphql", middleware.CORS(cfg.CORSOrigins)(graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight, CostPerOrganization: cfg.GraphQLCostPerOrg})))
-	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now}))
+	mux.Handle("/graphql", middleware.CORS(cfg.CORSOrigins)(graph.NewHandler(graph.Options{
+		Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight, CostPerOrganization: cfg.GraphQLCostPerOrg,
+		OnOperation: func(_ context.Context, name string, ok bool) { reg.GraphQLOperation(name, ok) },
+	})))
+	mux.Handle(landing.Path, landing.New(landing.Options{Activator: countActivations{st, reg.Activation}, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now}))
 	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: publicURL, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now})
 	if err != nil {
 		return nil, err
@@ -208,34 +265,24 @@ func routes(cfg config, publicURL string, st *mysql.Store, mailbox *devstack.Mai
 		mux.Handle("/dev/mail", mailbox.Handler())
 		mux.Handle("/dev/mail/", mailbox.Handler())
 	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-		defer cancel()
-		if err := st.DB().PingContext(ctx); err != nil {
-			log.WarnContext(ctx, "not ready: database", "err", err)
-			http.Error(w, "database unreachable", http.StatusServiceUnavailable)
-			return
-		}
-		if err := mysql.CheckSchema(ctx, st.DB()); err != nil {
-			log.WarnContext(ctx, "not ready: schema", "err", err)
-			http.Error(w, "database schema not migrated", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	// /healthz, /readyz, /metrics and /debug/pprof/ are the admin
+	// listener's (adminRoutes), never here.
 
-	// Outermost first: the request id, then what every answer carries,
-	// then the deadline that bounds the handler.
+	// Outermost first: the request id, the request's span, its access
+	// line (which sees the span and the id), its metrics, then what every
+	// answer carries, then the deadline that bounds the handler. Every
+	// label and name is the route (the mux pattern), never the raw path.
+	route := middleware.RouteOf(mux)
 	var h http.Handler = mux
 	h = middleware.Timeout(cfg.RequestTimeout)(h)
 	if strings.HasPrefix(publicURL, "https://") {
 		h = middleware.StrictTransportSecurity(h)
 	}
+	h = middleware.Metrics(reg.HTTPRequest, route)(h)
+	h = middleware.AccessLog(log, route)(h)
+	h = otelhttp.NewHandler(h, "http.server", otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return r.Method + " " + route(r)
+	}))
 	h = requestid.Middleware(h)
 	return h, nil
 }
@@ -267,9 +314,19 @@ func work(ctx context.Context, cfg config, log *slog.Logger) error {
 		return err
 	}
 	defer closeDB()
-	wait, err := startWorker(ctx, cfg, cfg.SMTPURL, cfg.PublicURL, st, log)
+	// A worker apart from the API has metrics and health of its own.
+	reg := newMetrics(cfg, st, log)
+	var draining atomic.Bool
+	adm, err := startAdmin(ctx, cfg.AdminListen, adminRoutes(reg, st, &draining, log), log)
 	if err != nil {
 		return err
 	}
-	return wait()
+	defer adm.Close()
+	wait, err := startWorker(ctx, cfg, cfg.SMTPURL, cfg.PublicURL, st, reg, log)
+	if err != nil {
+		return err
+	}
+	err = wait()
+	draining.Store(true)
+	return err
 }

@@ -106,7 +106,7 @@ func TestStrictTransportSecurity(t *testing.T) {
 			method, path string
 			status       int
 		}{
-			{"GET", "/healthz", http.StatusOK},
+			{"GET", "/playground", http.StatusOK},
 			{"POST", "/graphql", http.StatusUnauthorized},
 			{"GET", "/activate?token=nonsense", http.StatusNotFound},
 			{"GET", "/console", http.StatusOK},

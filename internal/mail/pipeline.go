@@ -201,7 +201,7 @@ func (p *pipeline) next(ctx context.Context) {
 func (p *pipeline) took(c claimResult) {
 	p.claiming = false
 	if c.err != nil {
-		p.log.Error("claim outbox", "err", c.err)
+		p.log.ErrorContext(context.Background(), "claim outbox", "err", c.err)
 		return
 	}
 	for _, m := range c.msgs {
@@ -217,7 +217,7 @@ func (p *pipeline) stop(ctx context.Context) error {
 	defer p.cut()
 	w := p.w
 	if p.inflight > 0 {
-		p.log.Info("mail worker stopping: finishing mails in progress", "in_progress", p.inflight, "grace", w.o.ShutdownGrace)
+		p.log.InfoContext(ctx, "mail worker stopping: finishing mails in progress", "in_progress", p.inflight, "grace", w.o.ShutdownGrace)
 	}
 	grace := time.NewTimer(w.o.ShutdownGrace)
 	defer grace.Stop()
@@ -229,7 +229,7 @@ func (p *pipeline) stop(ctx context.Context) error {
 			p.took(c) // claimed as the worker stopped: given back below
 		case <-grace.C:
 			if p.inflight > 0 {
-				p.log.Warn("mail worker stopping: cutting mails still in progress", "in_progress", p.inflight)
+				p.log.WarnContext(ctx, "mail worker stopping: cutting mails still in progress", "in_progress", p.inflight)
 			}
 			p.cut()
 		}
@@ -238,7 +238,7 @@ func (p *pipeline) stop(ctx context.Context) error {
 	// could make their rows due again.
 	p.rec.close()
 	if len(p.queue) > 0 {
-		p.log.Info("mail worker stopping: giving back claimed mails not started", "rows", len(p.queue))
+		p.log.InfoContext(ctx, "mail worker stopping: giving back claimed mails not started", "rows", len(p.queue))
 	}
 	relCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
@@ -294,7 +294,9 @@ type acceptedMail struct {
 	sentAt     time.Time // by the worker's clock: the link's days start then
 	acceptedAt time.Time // by the wall clock, for the linger
 	claimedAt  time.Time
-	log        *slog.Logger
+	// ctx is the send's (its span), for the lines that record it.
+	ctx context.Context
+	log *slog.Logger
 }
 
 // recorder is the record stage: it marks the mails the SMTP server

@@ -112,6 +112,11 @@ type WorkerOptions struct {
 	Now func() time.Time
 	// Logger gets one line per outcome; it never sees a token or a link.
 	Logger *slog.Logger
+	// OnSent and OnFailure, when set, are told of each SMTP send's
+	// outcome: accepted, or failed temporarily (to be retried) or for
+	// good. For metrics.
+	OnSent    func()
+	OnFailure func(temporary bool)
 	// Owner names this worker on leased rows (default: host name and a
 	// random suffix, at most 49 bytes).
 	Owner string
@@ -196,10 +201,10 @@ func (w *Worker) giveBack(ctx context.Context, log *slog.Logger, ids []int64) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if err := w.o.Outbox.ReleaseOutbox(rctx, w.o.Owner, ids...); err != nil {
-		log.Error("give back mails not started in time; they wait for their lease to end", "rows", len(ids), "err", err)
+		log.ErrorContext(ctx, "give back mails not started in time; they wait for their lease to end", "rows", len(ids), "err", err)
 		return
 	}
-	log.Warn("gave back mails not started within a quarter of their lease", "rows", len(ids), "lease", w.o.Lease)
+	log.WarnContext(ctx, "gave back mails not started within a quarter of their lease", "rows", len(ids), "lease", w.o.Lease)
 }
 
 // deliver renders and sends one claimed row. It returns how long the SMTP
@@ -237,13 +242,23 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, q queuedRow) (ti
 		return 0, nil
 	}
 
+	sendCtx, span := w.startSendSpan(ctx, m, kind, attempt)
 	began := time.Now()
-	sendErr := w.o.Sender.Send(ctx, msg)
+	sendErr := w.o.Sender.Send(sendCtx, msg)
 	took := time.Since(began)
 	if sendErr == nil {
-		return took, &acceptedMail{id: m.ID, sentAt: w.o.Now(), acceptedAt: time.Now(), claimedAt: q.claimedAt, log: log}
+		span.End()
+		if w.o.OnSent != nil {
+			w.o.OnSent()
+		}
+		return took, &acceptedMail{id: m.ID, sentAt: w.o.Now(), acceptedAt: time.Now(), claimedAt: q.claimedAt, ctx: sendCtx, log: log}
 	}
-	w.notSent(ctx, log, m, sendErr)
+	temporary, _ := Classify(sendErr)
+	endSendSpan(span, temporary)
+	if w.o.OnFailure != nil && ctx.Err() == nil {
+		w.o.OnFailure(temporary)
+	}
+	w.notSent(sendCtx, log, m, sendErr)
 	return took, nil
 }
 
@@ -253,7 +268,7 @@ func (w *Worker) notSent(ctx context.Context, log *slog.Logger, m member.OutboxM
 	attempt := m.Attempts + 1
 	if ctx.Err() != nil {
 		// Cut at shutdown: Run releases the row, due at once.
-		log.Warn("mail interrupted by shutdown; the row is released", "err", redact(sendErr.Error(), m.Token))
+		log.WarnContext(ctx, "mail interrupted by shutdown; the row is released", "err", redact(sendErr.Error(), m.Token))
 		return
 	}
 	temporary, reason := Classify(sendErr)
@@ -277,10 +292,10 @@ func (w *Worker) notSent(ctx context.Context, log *slog.Logger, m member.OutboxM
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if err := w.o.Outbox.MarkOutboxRetry(mctx, m.ID, w.o.Owner, reason, next); err != nil {
-		log.Error("record mail retry", "err", err, "reason", reason)
+		log.ErrorContext(ctx, "record mail retry", "err", err, "reason", reason)
 		return
 	}
-	log.Warn("mail not delivered; will retry", "reason", reason, "next_attempt_at", next.UTC())
+	log.WarnContext(ctx, "mail not delivered; will retry", "reason", reason, "next_attempt_at", next.UTC())
 }
 
 // markSent records a batch of accepted mails. It tries until shortly
@@ -309,15 +324,15 @@ func (w *Worker) markSent(log *slog.Logger, batch []acceptedMail) {
 					// Cancelled while in flight (its link superseded, or
 					// the binding activated), or taken over after the
 					// lease ran out.
-					a.log.Warn("mail sent, but its outbox row is no longer this worker's")
+					a.log.WarnContext(a.ctx, "mail sent, but its outbox row is no longer this worker's")
 					continue
 				}
-				a.log.Info("mail sent")
+				a.log.InfoContext(a.ctx, "mail sent")
 			}
 			return
 		}
 		if len(batch) > 1 {
-			log.Warn("record mails as sent; recording them one by one", "rows", len(batch), "err", err)
+			log.WarnContext(context.Background(), "record mails as sent; recording them one by one", "rows", len(batch), "err", err)
 			for _, a := range batch {
 				w.markSent(log, []acceptedMail{a})
 			}
@@ -325,10 +340,10 @@ func (w *Worker) markSent(log *slog.Logger, batch []acceptedMail) {
 		}
 		a := batch[0]
 		if time.Until(deadline) < delay {
-			a.log.Error("record mail as sent; it may be sent again", "err", err)
+			a.log.ErrorContext(a.ctx, "record mail as sent; it may be sent again", "err", err)
 			return
 		}
-		a.log.Warn("record mail as sent; retrying", "err", err)
+		a.log.WarnContext(a.ctx, "record mail as sent; retrying", "err", err)
 		t := time.NewTimer(delay)
 		<-t.C
 		delay = min(2*delay, 2*time.Second)
@@ -340,10 +355,10 @@ func (w *Worker) fail(ctx context.Context, log *slog.Logger, m member.OutboxMess
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
 	if err := w.o.Outbox.MarkOutboxFailed(mctx, m.ID, w.o.Owner, reason, w.o.Now()); err != nil {
-		log.Error("record mail failure", "err", err, "reason", reason)
+		log.ErrorContext(ctx, "record mail failure", "err", err, "reason", reason)
 		return
 	}
-	log.Error("mail failed for good", "reason", reason)
+	log.ErrorContext(ctx, "mail failed for good", "reason", reason)
 }
 
 // backoff is the delay before the retry that follows a failure of a row

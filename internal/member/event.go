@@ -119,6 +119,9 @@ type OutboxMessage struct {
 	OrgName    string
 	OrgLang    string
 	MemberName string
+	// TraceParent is the W3C traceparent of the request that queued the
+	// mail, "" if it was not traced: the send's span links to it.
+	TraceParent string
 }
 
 // ErrLeaseLost is returned to a mail worker that reports on an outbox row

@@ -294,9 +294,9 @@ func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `
-		INSERT INTO outbox (org_id, member_id, binding_id, link_id, recipient, token, message_id, status, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?, ?)`,
-		m.OrgID, m.ID, b.ID, linkID, b.Email, token, fmt.Sprintf("activation.%d.%s@memberbind", linkID, nonce), now, now)
+		INSERT INTO outbox (org_id, member_id, binding_id, link_id, recipient, token, message_id, status, next_attempt_at, created_at, traceparent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?, ?, ?)`,
+		m.OrgID, m.ID, b.ID, linkID, b.Email, token, fmt.Sprintf("activation.%d.%s@memberbind", linkID, nonce), now, now, traceParent(ctx))
 	if err != nil {
 		return fmt.Errorf("queue activation mail: %w", err)
 	}

@@ -122,10 +122,11 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 }
 
 func open(ctx context.Context, dsn string) (*sqlx.DB, error) {
-	db, err := sqlx.Open("mysql", dsn)
+	sqlDB, err := openTraced(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	db := sqlx.NewDb(sqlDB, "mysql")
 	// Keep connections warm: opening one per request costs more than the
 	// request itself.
 	db.SetMaxOpenConns(32)

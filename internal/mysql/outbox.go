@@ -181,10 +181,11 @@ func readLeased(ctx context.Context, tx *sqlx.Tx, token string) ([]member.Outbox
 		OrgName         string         `db:"org_name"`
 		OrgLang         string         `db:"org_lang"`
 		MemberName      string         `db:"member_name"`
+		TraceParent     sql.NullString `db:"traceparent"`
 	}
 	err := tx.SelectContext(ctx, &rows, `
 		SELECT o.id, o.kind, o.org_id, o.member_id, o.binding_id, o.link_id, o.signin_link_id, o.recipient, o.token,
-			o.message_id, o.attempts, o.created_at, s.expires_at AS signin_expires_at,
+			o.message_id, o.attempts, o.created_at, o.traceparent, s.expires_at AS signin_expires_at,
 			g.name AS org_name, g.lang AS org_lang, m.name AS member_name
 		FROM outbox o JOIN organizations g ON g.id = o.org_id JOIN members m ON m.id = o.member_id
 			LEFT JOIN signin_links s ON s.id = o.signin_link_id
@@ -198,6 +199,7 @@ func readLeased(ctx context.Context, tx *sqlx.Tx, token string) ([]member.Outbox
 			ID: r.ID, Kind: member.OutboxKind(r.Kind), OrgID: r.OrgID, MemberID: r.MemberID, BindingID: r.BindingID,
 			LinkID: r.LinkID.Int64, Recipient: r.Recipient, Token: r.Token.String, MessageID: r.MessageID,
 			Attempts: r.Attempts, CreatedAt: r.CreatedAt.UTC(), OrgName: r.OrgName, OrgLang: r.OrgLang, MemberName: r.MemberName,
+			TraceParent: r.TraceParent.String,
 		}
 		if m.Kind == member.OutboxSignIn {
 			m.LinkID, m.ExpiresAt = r.SignInLinkID.Int64, r.SignInExpiresAt.Time.UTC()

@@ -125,9 +125,9 @@ func (s *Store) newSignInLink(ctx context.Context, tx *sqlx.Tx, m *member.Member
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `
-		INSERT INTO outbox (kind, org_id, member_id, binding_id, signin_link_id, recipient, token, message_id, status, next_attempt_at, created_at)
-		VALUES ('signin', ?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?, ?)`,
-		m.OrgID, m.ID, m.Binding.ID, linkID, m.LoginEmail, token, fmt.Sprintf("signin.%d.%s@memberbind", linkID, nonce), now, now)
+		INSERT INTO outbox (kind, org_id, member_id, binding_id, signin_link_id, recipient, token, message_id, status, next_attempt_at, created_at, traceparent)
+		VALUES ('signin', ?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?, ?, ?)`,
+		m.OrgID, m.ID, m.Binding.ID, linkID, m.LoginEmail, token, fmt.Sprintf("signin.%d.%s@memberbind", linkID, nonce), now, now, traceParent(ctx))
 	if err != nil {
 		return fmt.Errorf("queue sign-in mail: %w", err)
 	}
