@@ -12,8 +12,6 @@ import (
 	"memberbind/internal/member"
 )
 
-var tracer = otel.Tracer("memberbind/internal/mail")
-
 // startSendSpan starts the span of one SMTP send. The send runs in the
 // worker, long after (and maybe on another instance than) the request
 // that queued the mail, so it is its own trace, linked to that request's
@@ -32,7 +30,9 @@ func (w *Worker) startSendSpan(ctx context.Context, m member.OutboxMessage, kind
 	if link, ok := queuedBy(m.TraceParent); ok {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: link, Attributes: []attribute.KeyValue{attribute.String("memberbind.link", "queued by")}}))
 	}
-	return tracer.Start(ctx, "smtp.send", opts...)
+	// The tracer is asked for at each send, not kept from package
+	// initialization, so that it is the provider installed at start.
+	return otel.Tracer("memberbind/internal/mail").Start(ctx, "smtp.send", opts...)
 }
 
 // queuedBy reads the span context of a W3C traceparent header value.
