@@ -39,10 +39,16 @@ func (b *bench) memory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
 	env := []string{
 		"MEMBERBIND_DATABASE_DSN=" + dsn,
 		"MEMBERBIND_SMTP_URL=" + b.mailpit.SMTPURL,
 		"MEMBERBIND_LISTEN=" + addr,
+		// /readyz is on the admin listener only.
+		"MEMBERBIND_ADMIN_LISTEN=" + adminAddr,
 		"MEMBERBIND_PUBLIC_URL=http://" + addr,
 	}
 	for _, kv := range os.Environ() {
@@ -101,7 +107,7 @@ func (b *bench) memory(ctx context.Context) error {
 	}()
 	defer stopProcess(cmd, exited)
 	base := "http://" + addr
-	if err := waitHTTP(ctx, base+"/readyz", 30*time.Second, exited); err != nil {
+	if err := waitHTTP(ctx, "http://"+adminAddr+"/readyz", 30*time.Second, exited); err != nil {
 		return fmt.Errorf("memberbind: %w (log: %s)", err, tail(logFile.Name()))
 	}
 	pid := cmd.Process.Pid
