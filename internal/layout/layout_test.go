@@ -20,7 +20,7 @@ const module = "memberbind"
 var allowed = map[string][]string{
 	"cmd/memberbind":       {"*"}, // wiring: it knows everything
 	"cmd/memberbind-bench": {"*"}, // measures the whole service
-	"graph":                {"graph/model", "internal/contact", "internal/member", "internal/requestid"},
+	"graph":                {"graph/model", "internal/contact", "internal/member", "internal/requestid", "internal/requestlog"},
 	"graph/model":          {"internal/member"},
 	"internal/console":     {"internal/webasset"},
 	"internal/contact":     {"internal/member"},
@@ -29,14 +29,17 @@ var allowed = map[string][]string{
 	"internal/layout":      {},
 	"internal/mail":        {"internal/member", "internal/options"},
 	"internal/member":      {},
-	"internal/middleware":  {"internal/requestid"},
+	"internal/metrics":     {},
+	"internal/middleware":  {"internal/requestid", "internal/requestlog"},
 	"internal/mysql":       {"internal/contact", "internal/member", "migrations"},
 	"internal/options":     {},
 	"internal/playground":  {"internal/webasset"},
 	"internal/ratelimit":   {},
 	"internal/requestid":   {},
+	"internal/requestlog":  {"internal/requestid"},
 	"internal/signin":      {"internal/contact", "internal/member", "internal/options", "internal/ratelimit", "internal/webpage"},
 	"internal/testenv":     {"internal/contact", "internal/devstack", "internal/member", "internal/mysql"},
+	"internal/tracing":     {},
 	"internal/webasset":    {},
 	"internal/webpage":     {"internal/member"},
 	"migrations":           {},
