@@ -40,13 +40,16 @@ func (operationObserver) ExtensionName() string                   { return "Oper
 func (operationObserver) Validate(graphql.ExecutableSchema) error { return nil }
 
 func (o operationObserver) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	name, kind := "", "unknown"
-	if graphql.HasOperationContext(ctx) {
-		oc := graphql.GetOperationContext(ctx)
-		name = oc.OperationName
-		if oc.Operation != nil {
-			name, kind = oc.Operation.Name, string(oc.Operation.Operation)
-		}
+	if !graphql.HasOperationContext(ctx) {
+		// Refused before execution (syntax, validation, complexity):
+		// gqlgen answers through the response middleware without an
+		// operation. The HTTP span and metrics have it.
+		return next(ctx)
+	}
+	oc := graphql.GetOperationContext(ctx)
+	name, kind := oc.OperationName, "unknown"
+	if oc.Operation != nil {
+		name, kind = oc.Operation.Name, string(oc.Operation.Operation)
 	}
 	requestlog.SetOperation(ctx, name)
 	spanName := "graphql." + kind
