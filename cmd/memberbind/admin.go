@@ -70,7 +70,7 @@ func startAdmin(ctx context.Context, addr string, h http.Handler, log *slog.Logg
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on %s (%s): %w", addr, envAdminListen, err)
+		return nil, fmt.Errorf("admin listener on %s: %w (set %s to another address, or to off)", addr, err, envAdminListen)
 	}
 	a := &admin{
 		srv: &http.Server{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 // TestTraces: a bind request is one trace of an HTTP span, the GraphQL
 // operation's span and a span per SQL statement; the worker's SMTP send,
 // a trace of its own, links to it through the outbox row. No span holds
-// the member's email. The spans are recorded by the SDK's in-memory
+// the member's email, the link's token or the API key. The spans are recorded by the SDK's in-memory
 // recorder installed as the global provider, where the instrumentation
 // looks (so this test does not run in parallel).
 func TestTraces(t *testing.T) {
@@ -35,7 +36,12 @@ func TestTraces(t *testing.T) {
 	id := data["createMember"].(map[string]any)["member"].(map[string]any)["id"]
 	graphql(t, inst.URL, key, `mutation Bind($id: ID!, $email: String!) { bindSecurityInfo(input: {memberId: $id, email: $email, countryCode: "86", phone: "13800138000"}) {
 		member { bindStatus } } }`, map[string]any{"id": id, "email": email})
-	mp.WaitMessages(t, 1, 15*time.Second)
+	msgs := mp.WaitMessages(t, 1, 15*time.Second)
+	link := activationLink.FindString(mp.Message(t, msgs[0].ID).Text)
+	token := link[strings.Index(link, "token=")+len("token="):]
+	if status, _ := get(t, link); status != http.StatusOK {
+		t.Fatalf("opening the link: %d", status)
+	}
 
 	var bind sdktrace.ReadOnlySpan
 	var send sdktrace.ReadOnlySpan
@@ -78,8 +84,8 @@ func TestTraces(t *testing.T) {
 	}
 	for _, s := range rec.Ended() {
 		for _, a := range s.Attributes() {
-			if strings.Contains(a.Value.Emit(), email) {
-				t.Errorf("span %q attribute %s holds the member's email", s.Name(), a.Key)
+			if v := a.Value.Emit(); strings.Contains(v, email) || strings.Contains(v, token) || strings.Contains(v, key) {
+				t.Errorf("span %q attribute %s holds the member's email, the link's token or the API key: %s", s.Name(), a.Key, v)
 			}
 		}
 	}
