@@ -3,8 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -293,5 +295,29 @@ func TestLogsJoinUpAndKeepSecrets(t *testing.T) {
 				t.Errorf("a log line holds the %s: %s", what, l)
 			}
 		}
+	}
+}
+
+// TestAdminListenerBusy: an admin address already in use stops the start
+// with an error that says which variable moves it.
+func TestAdminListenerBusy(t *testing.T) {
+	t.Parallel()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx := context.WithValue(t.Context(), listenerKey{}, ln)
+	err = run(ctx, []string{"serve"}, env(map[string]string{
+		envDatabaseDSN: testenv.MySQL(t), envSMTPURL: "smtp://127.0.0.1:1?tls=none", envPublicURL: "http://" + ln.Addr().String(),
+		envAdminListen: busy.Addr().String(),
+	}), io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), envAdminListen) {
+		t.Errorf("serve with a busy admin address: %v, want an error naming %s", err, envAdminListen)
 	}
 }
