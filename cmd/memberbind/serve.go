@@ -326,7 +326,5 @@ func work(ctx context.Context, cfg config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	err = wait()
-	draining.Store(true)
-	return err
+	return wait()
 }

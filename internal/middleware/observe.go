@@ -81,10 +81,18 @@ func AccessLog(log *slog.Logger, route func(*http.Request) string) func(http.Han
 			rec := &recorder{ResponseWriter: w}
 			rt := route(r)
 			defer func() {
+				code := rec.code()
+				if p := recover(); p != nil {
+					// The server answers a panic by dropping the
+					// connection; count it as the 500 it is, then let
+					// the server see the panic.
+					code = http.StatusInternalServerError
+					defer panic(p)
+				}
 				attrs := []slog.Attr{
 					slog.String("method", r.Method),
 					slog.String("route", rt),
-					slog.Int("status", rec.code()),
+					slog.Int("status", code),
 					slog.Duration("duration", time.Since(start)),
 					slog.Int64("bytes", rec.bytes),
 				}
@@ -108,7 +116,14 @@ func Metrics(observe func(route string, code int, d time.Duration), route func(*
 			start := time.Now()
 			rec := &recorder{ResponseWriter: w}
 			rt := route(r)
-			defer func() { observe(rt, rec.code(), time.Since(start)) }()
+			defer func() {
+				code := rec.code()
+				if p := recover(); p != nil {
+					code = http.StatusInternalServerError // as AccessLog
+					defer panic(p)
+				}
+				observe(rt, code, time.Since(start))
+			}()
 			next.ServeHTTP(rec, r)
 		})
 	}

@@ -43,12 +43,21 @@ func TestAccessLogAndMetrics(t *testing.T) {
 	h = middleware.AccessLog(log, route)(h)
 	h = requestid.Middleware(h)
 
+	mux.HandleFunc("POST /boom", func(http.ResponseWriter, *http.Request) { panic("boom") })
 	for _, path := range []string{"/members/secret-123?token=abc", "/nowhere/secret-456"} {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	}
-	want := []seen{{"GET /members/{id}", http.StatusTeapot}, {middleware.Unmatched, http.StatusNotFound}}
-	if len(observed) != 2 || observed[0] != want[0] || observed[1] != want[1] {
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the handler's panic did not reach the server")
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/boom", nil))
+	}()
+	want := []seen{{"GET /members/{id}", http.StatusTeapot}, {middleware.Unmatched, http.StatusNotFound}, {"POST /boom", http.StatusInternalServerError}}
+	if len(observed) != 3 || observed[0] != want[0] || observed[1] != want[1] || observed[2] != want[2] {
 		t.Errorf("metrics saw %v, want %v", observed, want)
 	}
 	var lines []map[string]any
@@ -59,8 +68,11 @@ func TestAccessLogAndMetrics(t *testing.T) {
 		}
 		lines = append(lines, m)
 	}
-	if len(lines) != 3 {
-		t.Fatalf("%d lines, want 3 (inside, and two access lines):\n%s", len(lines), out.String())
+	if len(lines) != 4 {
+		t.Fatalf("%d lines, want 4 (inside, and three access lines):\n%s", len(lines), out.String())
+	}
+	if lines[3]["status"] != float64(500) {
+		t.Errorf("access line of a panic: %v, want status 500", lines[3])
 	}
 	inside, access := lines[0], lines[1]
 	if inside["request_id"] == nil || inside["request_id"] != access["request_id"] || inside["org_id"] != float64(42) {
