@@ -41,9 +41,19 @@ func newShownTogether(svc member.Service, members []*member.Member) *shownTogeth
 	g := &shownTogether{
 		svc:     svc,
 		members: make(map[int64]*member.Member, len(members)),
-		sends:   newBatch(svc.Sends),
 		events:  map[member.PageQuery]*batch[*member.EventPage]{},
 	}
+	// The members shown together are the caller's organization's (R13).
+	var orgID int64
+	for _, m := range members {
+		if m != nil {
+			orgID = m.OrgID
+			break
+		}
+	}
+	g.sends = newBatch(func(ctx context.Context, ids []int64) (map[int64][]time.Time, error) {
+		return svc.Sends(ctx, orgID, ids)
+	})
 	for _, m := range members {
 		if m == nil {
 			continue

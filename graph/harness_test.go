@@ -218,7 +218,7 @@ func (a *api) deliverAll() map[string][]string {
 	}
 	tokens := map[string][]string{}
 	for _, m := range msgs {
-		if err := a.store.MarkOutboxSent(ctx, m.ID, "test", a.clock.Now()); err != nil {
+		if err := a.store.MarkOutboxSent(ctx, m.OrgID, m.ID, "test", a.clock.Now()); err != nil {
 			a.t.Fatal(err)
 		}
 		tokens[m.Recipient] = append(tokens[m.Recipient], m.Token)

@@ -151,7 +151,7 @@ func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor 
 	if _, err := tx.ExecContext(ctx, sqlClaimEmail, key, bindingID, orgID, memberID, now); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqlAttachBinding, bindingID, memberID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlAttachBinding, bindingID, memberID, orgID); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, sqlRecordEvent, orgID, memberID, bindingID, string(member.EventSubmitted), string(actor),
@@ -180,7 +180,7 @@ func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor 
 		fmt.Sprintf("activation.%d.%s@memberbind", linkID, nonce), now, now); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqlCountLink, linkID, bindingID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlCountLink, linkID, bindingID, orgID); err != nil {
 		return err
 	}
 	// The organization's mail budget is reserved in blocks of 64 in a
@@ -302,7 +302,7 @@ func (b *bench) links(ctx context.Context, f *fixture, members *idPool, want int
 			return errExhausted
 		}
 		m := msgs[i]
-		if err := f.st.MarkOutboxSent(ctx, m.ID, owner, time.Now()); err != nil {
+		if err := f.st.MarkOutboxSent(ctx, m.OrgID, m.ID, owner, time.Now()); err != nil {
 			return err
 		}
 		tokens[i] = m.Token
@@ -359,11 +359,11 @@ func floorActivateTx(ctx context.Context, db *sqlx.DB, token string) error {
 		return fmt.Errorf("look up link: %w", err)
 	}
 	var m memberRow
-	if err := tx.GetContext(ctx, &m, sqlLockLinkMember, l.MemberID); err != nil {
+	if err := tx.GetContext(ctx, &m, sqlLockLinkMember, l.MemberID, l.OrgID); err != nil {
 		return err
 	}
 	var bd bindingRow
-	if err := tx.GetContext(ctx, &bd, sqlLockBinding, l.BindingID); err != nil {
+	if err := tx.GetContext(ctx, &bd, sqlLockBinding, l.BindingID, l.OrgID); err != nil {
 		return err
 	}
 	if err := tx.GetContext(ctx, &l, sqlLockLink, hash); err != nil {
@@ -374,16 +374,16 @@ func floorActivateTx(ctx context.Context, db *sqlx.DB, token string) error {
 		return err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	if _, err := tx.ExecContext(ctx, sqlActivateBinding, now, bd.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlActivateBinding, now, bd.ID, m.OrgID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqlSetLoginEmail, bd.Email, m.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlSetLoginEmail, bd.Email, m.ID, m.OrgID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqlSpendLinks, now, bd.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlSpendLinks, now, bd.ID, m.OrgID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqlCancelMail, bd.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlCancelMail, bd.ID, m.OrgID); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, sqlRecordEvent, m.OrgID, m.ID, bd.ID, string(member.EventActivated), string(member.ActorMember),

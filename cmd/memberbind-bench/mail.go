@@ -78,7 +78,7 @@ func newCountingOutbox(st *mysql.Store, target int) *countingOutbox {
 
 // MarkOutboxSentBatch records the sends and reports their acceptance
 // times, at which the worker stood right after the SMTP server said 250.
-func (o *countingOutbox) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]time.Time) ([]int64, error) {
+func (o *countingOutbox) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]member.OutboxSent) ([]int64, error) {
 	t0 := time.Now()
 	lost, err := o.Store.MarkOutboxSentBatch(ctx, owner, sent)
 	o.markTime.Add(int64(time.Since(t0)))
@@ -95,22 +95,22 @@ func (o *countingOutbox) MarkOutboxSentBatch(ctx context.Context, owner string, 
 			continue
 		}
 		select {
-		case o.accepted <- at:
+		case o.accepted <- at.At:
 		default:
 		}
 	}
 	return lost, nil
 }
 
-func (o *countingOutbox) MarkOutboxRetry(ctx context.Context, id int64, owner string, lastError string, next time.Time) error {
+func (o *countingOutbox) MarkOutboxRetry(ctx context.Context, orgID, id int64, owner string, lastError string, next time.Time) error {
 	o.problem(lastError)
-	return o.Store.MarkOutboxRetry(ctx, id, owner, lastError, next)
+	return o.Store.MarkOutboxRetry(ctx, orgID, id, owner, lastError, next)
 }
 
-func (o *countingOutbox) MarkOutboxFailed(ctx context.Context, id int64, owner string, lastError string, at time.Time) error {
+func (o *countingOutbox) MarkOutboxFailed(ctx context.Context, orgID, id int64, owner string, lastError string, at time.Time) error {
 	o.problem(lastError)
 	o.failed.Add(1)
-	return o.Store.MarkOutboxFailed(ctx, id, owner, lastError, at)
+	return o.Store.MarkOutboxFailed(ctx, orgID, id, owner, lastError, at)
 }
 
 func (o *countingOutbox) problem(reason string) {

@@ -197,7 +197,7 @@ func (b *bench) queries(ctx context.Context) error {
 		return fmt.Errorf("the two binds queued %d mails, want 2", len(msgs))
 	}
 	for _, m := range msgs {
-		if err := st.MarkOutboxSent(ctx, m.ID, "memberbind-bench", time.Now()); err != nil {
+		if err := st.MarkOutboxSent(ctx, m.OrgID, m.ID, "memberbind-bench", time.Now()); err != nil {
 			return err
 		}
 	}

@@ -118,7 +118,7 @@ func readFloor(db *sqlx.DB, key string, first, events int) op {
 			}
 		}
 		if len(bindings) > 0 {
-			q, args, err := sqlx.In(sqlSends, bindings)
+			q, args, err := sqlx.In(sqlSends, bindings, org.ID)
 			if err != nil {
 				return err
 			}

@@ -19,7 +19,8 @@ const memberSelect = `
 		b.link_sent_at AS b_link_sent_at, b.link_expires_at AS b_link_expires_at,
 		b.unsent_links AS b_unsent_links, b.newest_link_id AS b_newest_link_id,
 		o.status AS o_status, o.attempts AS o_attempts, o.last_error AS o_last_error, o.sent_at AS o_sent_at
-	FROM members m LEFT JOIN bindings b ON b.id = m.binding_id LEFT JOIN outbox o ON o.link_id = b.newest_link_id`
+	FROM members m LEFT JOIN bindings b ON b.id = m.binding_id AND b.org_id = m.org_id
+		LEFT JOIN outbox o ON o.link_id = b.newest_link_id AND o.org_id = b.org_id`
 
 // memberRow is what memberSelect scans into (internal/mysql memberRow).
 type memberRow struct {
@@ -61,12 +62,12 @@ const (
 		FROM api_keys k JOIN organizations o ON o.id = k.org_id
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL`
 	// sqlCountMembers is internal/mysql/member.go Members, the total.
-	sqlCountMembers = `SELECT COUNT(*) FROM members m LEFT JOIN bindings b ON b.id = m.binding_id WHERE m.org_id = ? AND m.removed_at IS NULL`
+	sqlCountMembers = `SELECT COUNT(*) FROM members m LEFT JOIN bindings b ON b.id = m.binding_id AND b.org_id = m.org_id WHERE m.org_id = ? AND m.removed_at IS NULL`
 	// sqlPageMembers is internal/mysql/member.go Members, the page.
 	sqlPageMembers = memberSelect + ` WHERE m.org_id = ? AND m.removed_at IS NULL ORDER BY m.id DESC LIMIT ?`
 	// sqlSends is internal/mysql/outbox.go Sends (loaded for the whole
 	// page by graph/convert.go show), before sqlx.In.
-	sqlSends = `SELECT binding_id, created_at FROM activation_links WHERE binding_id IN (?)`
+	sqlSends = `SELECT binding_id, created_at FROM activation_links WHERE binding_id IN (?) AND org_id = ?`
 	// sqlEventsOf is one member's part of internal/mysql/event.go Events
 	// (loaded for the whole page by graph/loader.go), which joins one per
 	// member with UNION ALL into one statement.
@@ -110,7 +111,7 @@ const (
 		INSERT INTO bindings (org_id, member_id, email, email_key, country_code, phone, state, submitted_at)
 		VALUES (?, ?, ?, ?, ?, ?, 'PENDING', ?)`
 	sqlClaimEmail    = `INSERT INTO email_claims (email_key, binding_id, org_id, member_id, claimed_at) VALUES (?, ?, ?, ?, ?)`
-	sqlAttachBinding = `UPDATE members SET binding_id = ? WHERE id = ?`
+	sqlAttachBinding = `UPDATE members SET binding_id = ? WHERE id = ? AND org_id = ?`
 	sqlRecordEvent   = `
 		INSERT INTO member_events (org_id, member_id, binding_id, kind, actor, email, detail, occurred_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -120,7 +121,7 @@ const (
 	sqlQueueMail = `
 		INSERT INTO outbox (org_id, member_id, binding_id, link_id, recipient, token, message_id, status, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?, ?)`
-	sqlCountLink = `UPDATE bindings SET unsent_links = unsent_links + 1, newest_link_id = ? WHERE id = ?`
+	sqlCountLink = `UPDATE bindings SET unsent_links = unsent_links + 1, newest_link_id = ? WHERE id = ? AND org_id = ?`
 	// claimEmail and countRecipientMail -> lockRecipientRow,
 	// lockMailRecipient, setMailRecipient.
 	sqlLockRecipient = `
@@ -135,21 +136,21 @@ const (
 const (
 	linkSelect = `
 	SELECT l.id, l.org_id, l.binding_id, l.email, l.created_at, l.sent_at, l.expires_at, l.killed_at, l.spent_at, b.member_id
-	FROM activation_links l JOIN bindings b ON b.id = l.binding_id
+	FROM activation_links l JOIN bindings b ON b.id = l.binding_id AND b.org_id = l.org_id
 	WHERE l.token_hash = ?`
-	sqlLockLinkMember = memberSelect + ` WHERE m.id = ? FOR UPDATE`
+	sqlLockLinkMember = memberSelect + ` WHERE m.id = ? AND m.org_id = ? FOR UPDATE`
 	sqlLockBinding    = `
 		SELECT id, member_id, email, country_code, phone, state, modifications, submitted_at, activated_at,
 			link_sent_at, link_expires_at, unsent_links, newest_link_id
-		FROM bindings WHERE id = ? FOR UPDATE`
+		FROM bindings WHERE id = ? AND org_id = ? FOR UPDATE`
 	sqlLockLink        = linkSelect + ` FOR UPDATE`
 	sqlOrganization    = `SELECT id, name, lang, created_at FROM organizations WHERE id = ?`
-	sqlActivateBinding = `UPDATE bindings SET state = 'ACTIVATED', activated_at = ?, unsent_links = 0 WHERE id = ?`
-	sqlSetLoginEmail   = `UPDATE members SET login_email = ? WHERE id = ?`
-	sqlSpendLinks      = `UPDATE activation_links SET spent_at = ? WHERE binding_id = ? AND spent_at IS NULL`
+	sqlActivateBinding = `UPDATE bindings SET state = 'ACTIVATED', activated_at = ?, unsent_links = 0 WHERE id = ? AND org_id = ?`
+	sqlSetLoginEmail   = `UPDATE members SET login_email = ? WHERE id = ? AND org_id = ?`
+	sqlSpendLinks      = `UPDATE activation_links SET spent_at = ? WHERE binding_id = ? AND org_id = ? AND spent_at IS NULL`
 	sqlCancelMail      = `
 			UPDATE outbox SET status = 'CANCELLED', token = NULL, leased_by = NULL, lease_until = NULL
-			WHERE binding_id = ? AND status IN ('QUEUED', 'RETRYING')`
+			WHERE binding_id = ? AND org_id = ? AND status IN ('QUEUED', 'RETRYING')`
 )
 
 // linkRow is what linkSelect scans into (internal/mysql linkRow).

@@ -65,7 +65,7 @@ func (s *server) sendMail(t *testing.T, recipient string) string {
 	}
 	token := ""
 	for _, m := range msgs {
-		if err := s.store.MarkOutboxSent(ctx, m.ID, "t", s.clock.Now()); err != nil {
+		if err := s.store.MarkOutboxSent(ctx, m.OrgID, m.ID, "t", s.clock.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if m.Recipient == recipient {

@@ -356,7 +356,7 @@ func (c *countingOutbox) ClaimOutbox(ctx context.Context, owner string, limit in
 	return msgs, err
 }
 
-func (c *countingOutbox) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]time.Time) ([]int64, error) {
+func (c *countingOutbox) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]member.OutboxSent) ([]int64, error) {
 	lost, err := c.Outbox.MarkOutboxSentBatch(ctx, owner, sent)
 	c.marks.Add(1)
 	if err == nil {
@@ -642,7 +642,7 @@ func TestDeliverySMTPDownThenUp(t *testing.T) {
 		if b := m.Binding; b.LinkSentAt != nil || b.LinkExpiresAt != nil {
 			t.Errorf("member %d: linkSentAt %v, linkExpiresAt %v before any mail went out, want none", id, b.LinkSentAt, b.LinkExpiresAt)
 		}
-		d, err := f.st.Deliveries(context.Background(), []int64{m.Binding.NewestLinkID})
+		d, err := f.st.Deliveries(context.Background(), m.OrgID, []int64{m.Binding.NewestLinkID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -866,10 +866,10 @@ func TestDeliveryAfterWorkerCrash(t *testing.T) {
 
 	// The dead worker comes back: nothing it says about the rows counts.
 	for _, m := range claimed[:2] {
-		if err := f.st.MarkOutboxSent(ctx, m.ID, "dead-owner", clock.Now()); !errors.Is(err, mysql.ErrLeaseLost) {
+		if err := f.st.MarkOutboxSent(ctx, m.OrgID, m.ID, "dead-owner", clock.Now()); !errors.Is(err, mysql.ErrLeaseLost) {
 			t.Errorf("MarkOutboxSent by the dead owner of row %d = %v, want ErrLeaseLost", m.ID, err)
 		}
-		if err := f.st.MarkOutboxRetry(ctx, m.ID, "dead-owner", "late", clock.Now()); !errors.Is(err, mysql.ErrLeaseLost) {
+		if err := f.st.MarkOutboxRetry(ctx, m.OrgID, m.ID, "dead-owner", "late", clock.Now()); !errors.Is(err, mysql.ErrLeaseLost) {
 			t.Errorf("MarkOutboxRetry by the dead owner of row %d = %v, want ErrLeaseLost", m.ID, err)
 		}
 	}

@@ -291,6 +291,7 @@ func (w *Worker) queueSize(sendTime time.Duration) int {
 // acceptedMail is a mail the SMTP server accepted, to be recorded as sent.
 type acceptedMail struct {
 	id         int64
+	orgID      int64     // the row's organization, which the mark names
 	sentAt     time.Time // by the worker's clock: the link's days start then
 	acceptedAt time.Time // by the wall clock, for the linger
 	claimedAt  time.Time

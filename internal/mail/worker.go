@@ -41,12 +41,12 @@ import (
 type Outbox interface {
 	// ClaimOutbox leases up to limit due rows (QUEUED/RETRYING with next_attempt_at <= now, not leased or with an expired lease) to owner until now+lease, by a conditional UPDATE. It returns rows only when their lease committed: on an error the worker sends nothing of the claim.
 	ClaimOutbox(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.OutboxMessage, error)
-	// MarkOutboxSentBatch records in one transaction that the SMTP server accepted the mail of each row of sent (row id -> acceptance time; an activation link's days start then) and erases their raw tokens. Rows owner no longer holds are skipped and returned in lost; an error records nothing.
-	MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]time.Time) (lost []int64, err error)
-	// MarkOutboxRetry records a temporary failure and when to try again; an error if owner no longer holds the row.
-	MarkOutboxRetry(ctx context.Context, id int64, owner string, lastError string, next time.Time) error
+	// MarkOutboxSentBatch records in one transaction that the SMTP server accepted the mail of each row of sent (row id -> the row's organization and the acceptance time; an activation link's days start then) and erases their raw tokens. Rows owner no longer holds are skipped and returned in lost; an error records nothing.
+	MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]member.OutboxSent) (lost []int64, err error)
+	// MarkOutboxRetry records a temporary failure of the row id of organization orgID and when to try again; an error if owner no longer holds the row.
+	MarkOutboxRetry(ctx context.Context, orgID, id int64, owner string, lastError string, next time.Time) error
 	// MarkOutboxFailed records a permanent failure (or an exhausted retry budget); an error if owner no longer holds the row.
-	MarkOutboxFailed(ctx context.Context, id int64, owner string, lastError string, at time.Time) error
+	MarkOutboxFailed(ctx context.Context, orgID, id int64, owner string, lastError string, at time.Time) error
 	// ReleaseOutbox gives back rows owner still holds, due at once: those of ids, or every one when no ids are given.
 	ReleaseOutbox(ctx context.Context, owner string, ids ...int64) error
 }
@@ -251,7 +251,7 @@ func (w *Worker) deliver(ctx context.Context, log *slog.Logger, q queuedRow) (ti
 		if w.o.OnSent != nil {
 			w.o.OnSent()
 		}
-		return took, &acceptedMail{id: m.ID, sentAt: w.o.Now(), acceptedAt: time.Now(), claimedAt: q.claimedAt, ctx: sendCtx, log: log}
+		return took, &acceptedMail{id: m.ID, orgID: m.OrgID, sentAt: w.o.Now(), acceptedAt: time.Now(), claimedAt: q.claimedAt, ctx: sendCtx, log: log}
 	}
 	temporary, _ := Classify(sendErr)
 	endSendSpan(span, temporary)
@@ -291,7 +291,7 @@ func (w *Worker) notSent(ctx context.Context, log *slog.Logger, m member.OutboxM
 	}
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
-	if err := w.o.Outbox.MarkOutboxRetry(mctx, m.ID, w.o.Owner, reason, next); err != nil {
+	if err := w.o.Outbox.MarkOutboxRetry(mctx, m.OrgID, m.ID, w.o.Owner, reason, next); err != nil {
 		log.ErrorContext(ctx, "record mail retry", "err", err, "reason", reason)
 		return
 	}
@@ -304,11 +304,11 @@ func (w *Worker) notSent(ctx context.Context, log *slog.Logger, m member.OutboxM
 // fails is recorded again row by row, so that one row cannot hold back
 // the others.
 func (w *Worker) markSent(log *slog.Logger, batch []acceptedMail) {
-	sent := make(map[int64]time.Time, len(batch))
+	sent := make(map[int64]member.OutboxSent, len(batch))
 	// Give up in time for nobody else to have taken a row over.
 	deadline := batch[0].claimedAt.Add(w.o.Lease * 3 / 4)
 	for _, a := range batch {
-		sent[a.id] = a.sentAt
+		sent[a.id] = member.OutboxSent{OrgID: a.orgID, At: a.sentAt}
 		if d := a.claimedAt.Add(w.o.Lease * 3 / 4); d.Before(deadline) {
 			deadline = d
 		}
@@ -354,7 +354,7 @@ func (w *Worker) markSent(log *slog.Logger, batch []acceptedMail) {
 func (w *Worker) fail(ctx context.Context, log *slog.Logger, m member.OutboxMessage, reason string) {
 	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
 	defer cancel()
-	if err := w.o.Outbox.MarkOutboxFailed(mctx, m.ID, w.o.Owner, reason, w.o.Now()); err != nil {
+	if err := w.o.Outbox.MarkOutboxFailed(mctx, m.OrgID, m.ID, w.o.Owner, reason, w.o.Now()); err != nil {
 		log.ErrorContext(ctx, "record mail failure", "err", err, "reason", reason)
 		return
 	}

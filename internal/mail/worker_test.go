@@ -152,7 +152,7 @@ func (o *memOutbox) held(id int64, owner string) (*memRow, error) {
 	return r, nil
 }
 
-func (o *memOutbox) MarkOutboxSentBatch(_ context.Context, owner string, sent map[int64]time.Time) ([]int64, error) {
+func (o *memOutbox) MarkOutboxSentBatch(_ context.Context, owner string, sent map[int64]member.OutboxSent) ([]int64, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var lost []int64
@@ -162,7 +162,7 @@ func (o *memOutbox) MarkOutboxSentBatch(_ context.Context, owner string, sent ma
 			lost = append(lost, id)
 			continue
 		}
-		r.status, r.owner, r.sentAt, r.msg.Token = member.DeliverySent, "", sentAt, ""
+		r.status, r.owner, r.sentAt, r.msg.Token = member.DeliverySent, "", sentAt.At, ""
 		r.msg.Attempts++
 		r.sentMarks++
 	}
@@ -170,7 +170,7 @@ func (o *memOutbox) MarkOutboxSentBatch(_ context.Context, owner string, sent ma
 	return lost, nil
 }
 
-func (o *memOutbox) MarkOutboxRetry(_ context.Context, id int64, owner, lastError string, next time.Time) error {
+func (o *memOutbox) MarkOutboxRetry(_ context.Context, _, id int64, owner, lastError string, next time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, err := o.held(id, owner)
@@ -182,7 +182,7 @@ func (o *memOutbox) MarkOutboxRetry(_ context.Context, id int64, owner, lastErro
 	return nil
 }
 
-func (o *memOutbox) MarkOutboxFailed(_ context.Context, id int64, owner, lastError string, _ time.Time) error {
+func (o *memOutbox) MarkOutboxFailed(_ context.Context, _, id int64, owner, lastError string, _ time.Time) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	r, err := o.held(id, owner)

@@ -91,6 +91,15 @@ const (
 	OutboxSignIn     OutboxKind = "signin"     // a sign-in link to an activated login email
 )
 
+// OutboxSent is when the SMTP server accepted an outbox row's mail, with
+// the row's organization: every statement on an organization's rows names
+// it, so that the schema can be sharded by organization (docs/scaling.md),
+// and the worker knows it from the row it claimed.
+type OutboxSent struct {
+	OrgID int64
+	At    time.Time
+}
+
 // OutboxMessage is a mail waiting in the outbox, with what is needed to
 // write it.
 type OutboxMessage struct {

@@ -133,8 +133,9 @@ type Service interface {
 	// the caller read them: a binding they show failed by the clock alone
 	// has its EXPIRED event first (see Member.Expiry).
 	Events(ctx context.Context, members []*Member, q PageQuery) (map[int64]*EventPage, error)
-	// Sends returns the creation times of every link of each binding.
-	Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time.Time, error)
+	// Sends returns the creation times of every link of each binding of
+	// the organization.
+	Sends(ctx context.Context, orgID int64, bindingIDs []int64) (map[int64][]time.Time, error)
 
 	// The mutations return the member as changed. One that fails changes
 	// nothing and returns no member: a caller that shows the member as it

@@ -33,7 +33,7 @@ func (r *linkRow) link() *member.Link {
 
 const linkSelect = `
 	SELECT l.id, l.org_id, l.binding_id, l.email, l.created_at, l.sent_at, l.expires_at, l.killed_at, l.spent_at, b.member_id
-	FROM activation_links l JOIN bindings b ON b.id = l.binding_id
+	FROM activation_links l JOIN bindings b ON b.id = l.binding_id AND b.org_id = l.org_id
 	WHERE l.token_hash = ?`
 
 // InspectLink tells what an activation link is worth now, changing
@@ -51,10 +51,10 @@ func (s *Store) InspectLink(ctx context.Context, token string) (*member.LinkView
 		return nil, fmt.Errorf("look up link: %w", err)
 	}
 	var m memberRow
-	if err := s.db.GetContext(ctx, &m, memberSelect+` WHERE m.id = ?`, l.MemberID); err != nil {
+	if err := s.db.GetContext(ctx, &m, memberSelect+` WHERE m.id = ? AND m.org_id = ?`, l.MemberID, l.OrgID); err != nil {
 		return nil, fmt.Errorf("member of link %d: %w", l.ID, err)
 	}
-	b, err := s.binding(ctx, s.db, l.BindingID, false)
+	b, err := s.binding(ctx, s.db, l.OrgID, l.BindingID, false)
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +83,11 @@ func (s *Store) Activate(ctx context.Context, token string) (*member.LinkView, e
 		// Lock in the order every mutation does: member, its binding, then
 		// the link's own binding.
 		var mr memberRow
-		if err := tx.GetContext(ctx, &mr, memberSelect+` WHERE m.id = ? FOR UPDATE`, l.MemberID); err != nil {
+		if err := tx.GetContext(ctx, &mr, memberSelect+` WHERE m.id = ? AND m.org_id = ? FOR UPDATE`, l.MemberID, l.OrgID); err != nil {
 			return fmt.Errorf("lock member of link %d: %w", l.ID, err)
 		}
 		m := mr.member(s.Now())
-		b, err := s.binding(ctx, tx, l.BindingID, true)
+		b, err := s.binding(ctx, tx, l.OrgID, l.BindingID, true)
 		if err != nil {
 			return err
 		}
@@ -102,19 +102,19 @@ func (s *Store) Activate(ctx context.Context, token string) (*member.LinkView, e
 			return nil
 		}
 		now := s.Now()
-		if _, err := tx.ExecContext(ctx, `UPDATE bindings SET state = 'ACTIVATED', activated_at = ?, unsent_links = 0 WHERE id = ?`, now, b.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE bindings SET state = 'ACTIVATED', activated_at = ?, unsent_links = 0 WHERE id = ? AND org_id = ?`, now, b.ID, m.OrgID); err != nil {
 			return fmt.Errorf("activate binding %d: %w", b.ID, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE members SET login_email = ? WHERE id = ?`, b.Email, m.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET login_email = ? WHERE id = ? AND org_id = ?`, b.Email, m.ID, m.OrgID); err != nil {
 			return fmt.Errorf("set login email: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE activation_links SET spent_at = ? WHERE binding_id = ? AND spent_at IS NULL`, now, b.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE activation_links SET spent_at = ? WHERE binding_id = ? AND org_id = ? AND spent_at IS NULL`, now, b.ID, m.OrgID); err != nil {
 			return fmt.Errorf("spend links of binding %d: %w", b.ID, err)
 		}
 		// Mail not sent yet would carry a link that can no longer be used.
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE outbox SET status = 'CANCELLED', token = NULL, leased_by = NULL, lease_until = NULL
-			WHERE binding_id = ? AND status IN ('QUEUED', 'RETRYING')`, b.ID); err != nil {
+			WHERE binding_id = ? AND org_id = ? AND status IN ('QUEUED', 'RETRYING')`, b.ID, m.OrgID); err != nil {
 			return fmt.Errorf("cancel mail of binding %d: %w", b.ID, err)
 		}
 		return s.record(ctx, tx, m, b.ID, member.EventActivated, member.ActorMember, b.Email, "", now)
@@ -129,13 +129,13 @@ type queryer interface {
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
 }
 
-// binding reads one binding, locking it when lock is set (then q must be
-// a transaction).
-func (s *Store) binding(ctx context.Context, q queryer, id int64, lock bool) (*member.Binding, error) {
+// binding reads one binding of an organization, locking it when lock is
+// set (then q must be a transaction).
+func (s *Store) binding(ctx context.Context, q queryer, orgID, id int64, lock bool) (*member.Binding, error) {
 	query := `
 		SELECT id, member_id, email, country_code, phone, state, modifications, submitted_at, activated_at,
 			link_sent_at, link_expires_at, unsent_links, newest_link_id
-		FROM bindings WHERE id = ?`
+		FROM bindings WHERE id = ? AND org_id = ?`
 	if lock {
 		query += " FOR UPDATE"
 	}
@@ -154,7 +154,7 @@ func (s *Store) binding(ctx context.Context, q queryer, id int64, lock bool) (*m
 		UnsentLinks   int          `db:"unsent_links"`
 		NewestLinkID  int64        `db:"newest_link_id"`
 	}
-	if err := q.GetContext(ctx, &r, query, id); err != nil {
+	if err := q.GetContext(ctx, &r, query, id, orgID); err != nil {
 		return nil, fmt.Errorf("binding %d: %w", id, err)
 	}
 	return &member.Binding{

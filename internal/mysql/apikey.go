@@ -83,7 +83,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, orgID int64, name string) (*me
 		if secret, err = s.insertAPIKey(ctx, tx, orgID, name); err != nil {
 			return err
 		}
-		key, err = s.apiKeyByHash(ctx, tx, Hash(secret))
+		key, err = s.apiKeyByHash(ctx, tx, orgID, Hash(secret))
 		return err
 	})
 	if err != nil {
@@ -106,9 +106,9 @@ func (s *Store) insertAPIKey(ctx context.Context, tx *sqlx.Tx, orgID int64, name
 	return key, nil
 }
 
-func (s *Store) apiKeyByHash(ctx context.Context, q sqlx.QueryerContext, hash []byte) (*member.APIKey, error) {
+func (s *Store) apiKeyByHash(ctx context.Context, q sqlx.QueryerContext, orgID int64, hash []byte) (*member.APIKey, error) {
 	var row apiKeyRow
-	if err := sqlx.GetContext(ctx, q, &row, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = ?`, hash); err != nil {
+	if err := sqlx.GetContext(ctx, q, &row, `SELECT `+apiKeyColumns+` FROM api_keys WHERE key_hash = ? AND org_id = ?`, hash, orgID); err != nil {
 		return nil, fmt.Errorf("read API key: %w", err)
 	}
 	return row.apiKey(), nil
@@ -208,8 +208,8 @@ func (s *Store) Authenticate(ctx context.Context, key string) (*member.Caller, e
 		// Best effort: lastUsedAt is a hint for rotating keys, not worth
 		// failing the request for. A write that failed is made by the
 		// key's next request, which reads the same stale time.
-		_, _ = s.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
-			now, row.KeyID, stale)
+		_, _ = s.db.ExecContext(ctx, `UPDATE api_keys SET last_used_at = ? WHERE id = ? AND org_id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+			now, row.KeyID, row.ID, stale)
 	}
 	return &member.Caller{Org: row.organization(), APIKeyID: row.KeyID, Actor: member.Actor("api key " + row.Prefix + "…")}, nil
 }

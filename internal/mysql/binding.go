@@ -54,14 +54,14 @@ func (s *Store) UpdateSecurityInfo(ctx context.Context, orgID int64, actor membe
 				return err
 			}
 		}
-		if err := s.killLinks(ctx, tx, b.ID, now); err != nil {
+		if err := s.killLinks(ctx, tx, m.OrgID, b.ID, now); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `
 			UPDATE bindings SET email = ?, email_key = ?, country_code = ?, phone = ?, modifications = modifications + 1,
 				link_sent_at = NULL, link_expires_at = NULL, unsent_links = 0
-			WHERE id = ?`,
-			info.Email, member.EmailKey(info.Email), info.CountryCode, info.Phone, b.ID)
+			WHERE id = ? AND org_id = ?`,
+			info.Email, member.EmailKey(info.Email), info.CountryCode, info.Phone, b.ID, m.OrgID)
 		if err != nil {
 			return fmt.Errorf("modify binding %d: %w", b.ID, err)
 		}
@@ -157,7 +157,7 @@ func (s *Store) newBinding(ctx context.Context, tx *sqlx.Tx, m *member.Member, a
 	if old := m.Binding; old != nil {
 		// The failed binding keeps its email claim: a failed email is
 		// burned for good (R7).
-		if _, err := tx.ExecContext(ctx, `UPDATE bindings SET state = 'FAILED' WHERE id = ?`, old.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE bindings SET state = 'FAILED' WHERE id = ? AND org_id = ?`, old.ID, m.OrgID); err != nil {
 			return fmt.Errorf("close failed binding %d: %w", old.ID, err)
 		}
 		if e := m.Expiry(); e != nil {
@@ -180,7 +180,7 @@ func (s *Store) newBinding(ctx context.Context, tx *sqlx.Tx, m *member.Member, a
 	if err := s.claimEmail(ctx, tx, m, id, info.Email, now); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE members SET binding_id = ? WHERE id = ?`, id, m.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE members SET binding_id = ? WHERE id = ? AND org_id = ?`, id, m.ID, m.OrgID); err != nil {
 		return fmt.Errorf("attach binding: %w", err)
 	}
 	m.Binding = &member.Binding{
@@ -242,7 +242,7 @@ func (s *Store) bindingOfClaim(ctx context.Context, email string) (*member.Bindi
 	}
 	err := s.db.GetContext(ctx, &r, `
 		SELECT b.state, b.link_expires_at, b.unsent_links
-		FROM email_claims c JOIN bindings b ON b.id = c.binding_id WHERE c.email_key = ?`, member.EmailKey(email))
+		FROM email_claims c JOIN bindings b ON b.id = c.binding_id AND b.org_id = c.org_id WHERE c.email_key = ?`, member.EmailKey(email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -254,13 +254,13 @@ func (s *Store) bindingOfClaim(ctx context.Context, email string) (*member.Bindi
 
 // killLinks supersedes every live link of a binding, and cancels the mail
 // of those not sent yet: a superseded link must not go out.
-func (s *Store) killLinks(ctx context.Context, tx *sqlx.Tx, bindingID int64, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `UPDATE activation_links SET killed_at = ? WHERE binding_id = ? AND killed_at IS NULL AND spent_at IS NULL`, now, bindingID); err != nil {
+func (s *Store) killLinks(ctx context.Context, tx *sqlx.Tx, orgID, bindingID int64, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE activation_links SET killed_at = ? WHERE binding_id = ? AND org_id = ? AND killed_at IS NULL AND spent_at IS NULL`, now, bindingID, orgID); err != nil {
 		return fmt.Errorf("kill links of binding %d: %w", bindingID, err)
 	}
 	_, err := tx.ExecContext(ctx, `
 		UPDATE outbox SET status = 'CANCELLED', token = NULL, leased_by = NULL, lease_until = NULL
-		WHERE binding_id = ? AND status IN ('QUEUED', 'RETRYING')`, bindingID)
+		WHERE binding_id = ? AND org_id = ? AND status IN ('QUEUED', 'RETRYING')`, bindingID, orgID)
 	if err != nil {
 		return fmt.Errorf("cancel mail of binding %d: %w", bindingID, err)
 	}
@@ -300,7 +300,7 @@ func (s *Store) newLink(ctx context.Context, tx *sqlx.Tx, m *member.Member, kind
 	if err != nil {
 		return fmt.Errorf("queue activation mail: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE bindings SET unsent_links = unsent_links + 1, newest_link_id = ? WHERE id = ?`, linkID, b.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE bindings SET unsent_links = unsent_links + 1, newest_link_id = ? WHERE id = ? AND org_id = ?`, linkID, b.ID, m.OrgID); err != nil {
 		return fmt.Errorf("count link of binding %d: %w", b.ID, err)
 	}
 	b.UnsentLinks++

@@ -17,7 +17,8 @@ import (
 
 // memberSelect reads a member with its current binding; memberRow scans it.
 const memberSelect = memberColumns + `
-	FROM members m LEFT JOIN bindings b ON b.id = m.binding_id LEFT JOIN outbox o ON o.link_id = b.newest_link_id`
+	FROM members m LEFT JOIN bindings b ON b.id = m.binding_id AND b.org_id = m.org_id
+		LEFT JOIN outbox o ON o.link_id = b.newest_link_id AND o.org_id = b.org_id`
 
 // memberColumns are the columns memberRow scans, from members m, its
 // current binding b and that binding's newest mail o.
@@ -215,7 +216,7 @@ func membersStatements(orgID int64, f member.Filter, q member.PageQuery, now tim
 		return count, list, err
 	}
 	count = statement{`SELECT COUNT(*)` + from + ` WHERE ` + cond, args}
-	selectFrom := memberColumns + from + ` LEFT JOIN outbox o ON o.link_id = b.newest_link_id WHERE ` + cond
+	selectFrom := memberColumns + from + ` LEFT JOIN outbox o ON o.link_id = b.newest_link_id AND o.org_id = b.org_id WHERE ` + cond
 	page := selectFrom
 	list.args = append([]any(nil), args...)
 	if q.After > 0 {
@@ -248,7 +249,7 @@ func membersMatching(orgID int64, f member.Filter, now time.Time) (from, cond st
 	// from is where the members come from: every member of the
 	// organization with its current binding, or, for a search by an
 	// email address, the bindings that hold it (see searchEmailKey).
-	from = ` FROM members m LEFT JOIN bindings b ON b.id = m.binding_id`
+	from = ` FROM members m LEFT JOIN bindings b ON b.id = m.binding_id AND b.org_id = m.org_id`
 	where := []string{"m.org_id = ?", "m.removed_at IS NULL"}
 	if f.Removed {
 		where[1] = "m.removed_at IS NOT NULL"
@@ -266,7 +267,7 @@ func membersMatching(orgID int64, f member.Filter, now time.Time) (from, cond st
 			// members.login_email needs no branch of its own: it is set
 			// at activation to the current binding's email, and an
 			// activated binding is never replaced.
-			from = ` FROM bindings b JOIN members m ON m.id = b.member_id AND m.binding_id = b.id`
+			from = ` FROM bindings b JOIN members m ON m.id = b.member_id AND m.org_id = b.org_id AND m.binding_id = b.id`
 			where = append([]string{"b.org_id = ?", "b.email_key = ?"}, where...)
 			args = append([]any{orgID, key}, args...)
 		} else {
@@ -379,7 +380,7 @@ func (s *Store) RemoveMember(ctx context.Context, orgID int64, actor member.Acto
 			return derr
 		}
 		now := s.Now()
-		if _, err := tx.ExecContext(ctx, `UPDATE members SET removed_at = ? WHERE id = ?`, now, m.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE members SET removed_at = ? WHERE id = ? AND org_id = ?`, now, m.ID, m.OrgID); err != nil {
 			return fmt.Errorf("remove member: %w", err)
 		}
 		m.RemovedAt = &now

@@ -12,13 +12,14 @@ import (
 	"memberbind/internal/member"
 )
 
-// Deliveries returns the delivery state of each link's mail, by link id.
-func (s *Store) Deliveries(ctx context.Context, linkIDs []int64) (map[int64]*member.Delivery, error) {
+// Deliveries returns the delivery state of each link's mail of an
+// organization, by link id.
+func (s *Store) Deliveries(ctx context.Context, orgID int64, linkIDs []int64) (map[int64]*member.Delivery, error) {
 	out := make(map[int64]*member.Delivery, len(linkIDs))
 	if len(linkIDs) == 0 {
 		return out, nil
 	}
-	query, args, err := sqlx.In(`SELECT link_id, status, attempts, last_error, sent_at FROM outbox WHERE link_id IN (?)`, linkIDs)
+	query, args, err := sqlx.In(`SELECT link_id, status, attempts, last_error, sent_at FROM outbox WHERE link_id IN (?) AND org_id = ?`, linkIDs, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -41,13 +42,14 @@ func (s *Store) Deliveries(ctx context.Context, linkIDs []int64) (map[int64]*mem
 	return out, nil
 }
 
-// Sends returns the creation time of every link of each binding.
-func (s *Store) Sends(ctx context.Context, bindingIDs []int64) (map[int64][]time.Time, error) {
+// Sends returns the creation time of every link of each binding of an
+// organization.
+func (s *Store) Sends(ctx context.Context, orgID int64, bindingIDs []int64) (map[int64][]time.Time, error) {
 	out := make(map[int64][]time.Time, len(bindingIDs))
 	if len(bindingIDs) == 0 {
 		return out, nil
 	}
-	query, args, err := sqlx.In(`SELECT binding_id, created_at FROM activation_links WHERE binding_id IN (?)`, bindingIDs)
+	query, args, err := sqlx.In(`SELECT binding_id, created_at FROM activation_links WHERE binding_id IN (?) AND org_id = ?`, bindingIDs, orgID)
 	if err != nil {
 		return nil, err
 	}
@@ -126,22 +128,34 @@ const claimRounds = 3
 func leaseDue(ctx context.Context, tx *sqlx.Tx, status, owner, token string, now, until time.Time, limit int) (int, error) {
 	n := 0
 	for round := 0; round < claimRounds && n < limit; round++ {
-		var picked []int64
-		err := tx.SelectContext(ctx, &picked, `
-			SELECT id FROM outbox
+		var picks []struct {
+			ID    int64 `db:"id"`
+			OrgID int64 `db:"org_id"`
+		}
+		err := tx.SelectContext(ctx, &picks, `
+			SELECT id, org_id FROM outbox
 			WHERE status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
 			ORDER BY next_attempt_at, id LIMIT ?`, status, now, now, limit-n)
 		if err != nil {
 			return n, fmt.Errorf("pick %s outbox rows: %w", status, err)
 		}
-		if len(picked) == 0 {
+		if len(picks) == 0 {
 			return n, nil
 		}
+		picked, orgs := make([]int64, len(picks)), make([]int64, 0, len(picks))
+		for i, p := range picks {
+			picked[i] = p.ID
+			if !slices.Contains(orgs, p.OrgID) {
+				orgs = append(orgs, p.OrgID)
+			}
+		}
 		slices.Sort(picked)
+		// The organizations are named too (docs/scaling.md); the rows
+		// are still found by primary key.
 		query, args, err := sqlx.In(`
 			UPDATE outbox SET leased_by = ?, lease_until = ?, lease_token = ?
-			WHERE id IN (?) AND status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)`,
-			owner, until, token, picked, status, now, now)
+			WHERE id IN (?) AND org_id IN (?) AND status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)`,
+			owner, until, token, picked, orgs, status, now, now)
 		if err != nil {
 			return n, err
 		}
@@ -187,8 +201,8 @@ func readLeased(ctx context.Context, tx *sqlx.Tx, token string) ([]member.Outbox
 		SELECT o.id, o.kind, o.org_id, o.member_id, o.binding_id, o.link_id, o.signin_link_id, o.recipient, o.token,
 			o.message_id, o.attempts, o.created_at, o.traceparent, s.expires_at AS signin_expires_at,
 			g.name AS org_name, g.lang AS org_lang, m.name AS member_name
-		FROM outbox o JOIN organizations g ON g.id = o.org_id JOIN members m ON m.id = o.member_id
-			LEFT JOIN signin_links s ON s.id = o.signin_link_id
+		FROM outbox o JOIN organizations g ON g.id = o.org_id JOIN members m ON m.id = o.member_id AND m.org_id = o.org_id
+			LEFT JOIN signin_links s ON s.id = o.signin_link_id AND s.org_id = o.org_id
 		WHERE o.lease_token = ? ORDER BY o.id`, token)
 	if err != nil {
 		return nil, fmt.Errorf("read leased outbox rows: %w", err)
@@ -215,16 +229,16 @@ var ErrLeaseLost = member.ErrLeaseLost
 // MarkOutboxRetry records a temporary delivery failure and when to try
 // again. The first one of an activation mail is recorded as a member
 // event.
-func (s *Store) MarkOutboxRetry(ctx context.Context, id int64, owner string, lastError string, next time.Time) error {
+func (s *Store) MarkOutboxRetry(ctx context.Context, orgID, id int64, owner string, lastError string, next time.Time) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		row, err := s.lockOutbox(ctx, tx, id, owner)
+		row, err := s.lockOutbox(ctx, tx, orgID, id, owner)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE outbox SET status = 'RETRYING', attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
 				leased_by = NULL, lease_until = NULL
-			WHERE id = ?`, truncate(lastError, maxDetail), next.UTC(), id); err != nil {
+			WHERE id = ? AND org_id = ?`, truncate(lastError, maxDetail), next.UTC(), id, orgID); err != nil {
 			return fmt.Errorf("mark outbox row %d for retry: %w", id, err)
 		}
 		if row.Attempts > 0 || row.Kind == member.OutboxSignIn {
@@ -238,27 +252,27 @@ func (s *Store) MarkOutboxRetry(ctx context.Context, id int64, owner string, las
 // failure, or temporary ones past the retry budget. An activation link
 // can then never be used, so the binding stops waiting for it; a sign-in
 // mail's row is only marked (its token is erased, so its link is dead).
-func (s *Store) MarkOutboxFailed(ctx context.Context, id int64, owner string, lastError string, at time.Time) error {
+func (s *Store) MarkOutboxFailed(ctx context.Context, orgID, id int64, owner string, lastError string, at time.Time) error {
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		row, err := s.lockOutbox(ctx, tx, id, owner)
+		row, err := s.lockOutbox(ctx, tx, orgID, id, owner)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE outbox SET status = 'FAILED', attempts = attempts + 1, last_error = ?, token = NULL,
 				leased_by = NULL, lease_until = NULL
-			WHERE id = ?`, truncate(lastError, maxDetail), id); err != nil {
+			WHERE id = ? AND org_id = ?`, truncate(lastError, maxDetail), id, orgID); err != nil {
 			return fmt.Errorf("mark outbox row %d failed: %w", id, err)
 		}
 		if row.Kind == member.OutboxSignIn {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET killed_at = ? WHERE id = ? AND killed_at IS NULL AND sent_at IS NULL`, at.UTC(), row.LinkID.Int64)
+		res, err := tx.ExecContext(ctx, `UPDATE activation_links SET killed_at = ? WHERE id = ? AND org_id = ? AND killed_at IS NULL AND sent_at IS NULL`, at.UTC(), row.LinkID.Int64, orgID)
 		if err != nil {
 			return fmt.Errorf("retire link %d: %w", row.LinkID.Int64, err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			if _, err := tx.ExecContext(ctx, `UPDATE bindings SET unsent_links = unsent_links - 1 WHERE id = ?`, row.BindingID); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE bindings SET unsent_links = unsent_links - 1 WHERE id = ? AND org_id = ?`, row.BindingID, orgID); err != nil {
 				return fmt.Errorf("uncount link of binding %d: %w", row.BindingID, err)
 			}
 		}
@@ -297,10 +311,10 @@ type outboxRow struct {
 	LinkUnsent bool `db:"link_unsent"`
 }
 
-// lockOutbox locks an outbox row held by owner, after its binding (see
-// lockOutboxRows), or returns ErrLeaseLost.
-func (s *Store) lockOutbox(ctx context.Context, tx *sqlx.Tx, id int64, owner string) (*outboxRow, error) {
-	rows, err := s.lockOutboxRows(ctx, tx, []int64{id}, owner)
+// lockOutbox locks an outbox row of orgID held by owner, after its
+// binding (see lockOutboxRows), or returns ErrLeaseLost.
+func (s *Store) lockOutbox(ctx context.Context, tx *sqlx.Tx, orgID, id int64, owner string) (*outboxRow, error) {
+	rows, err := s.lockOutboxRows(ctx, tx, []int64{orgID}, []int64{id}, owner)
 	if err != nil {
 		return nil, fmt.Errorf("outbox row %d: %w", id, err)
 	}

@@ -105,8 +105,10 @@ func TestMarkOutboxSentBatch(t *testing.T) {
 
 	base := f.clock.Now().Add(time.Second)
 	at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Millisecond) }
-	sent := map[int64]time.Time{
-		signInRow.ID: at(1), bobRows[0].ID: at(3), bobRows[1].ID: at(2), carolRow.ID: at(4), daveRow.ID: at(5),
+	org := f.org.ID
+	sent := map[int64]member.OutboxSent{
+		signInRow.ID: {OrgID: org, At: at(1)}, bobRows[0].ID: {OrgID: org, At: at(3)}, bobRows[1].ID: {OrgID: org, At: at(2)},
+		carolRow.ID: {OrgID: org, At: at(4)}, daveRow.ID: {OrgID: org, At: at(5)},
 	}
 	lost, err := f.st.MarkOutboxSentBatch(f.ctx, "w", sent)
 	if err != nil {
@@ -118,8 +120,8 @@ func TestMarkOutboxSentBatch(t *testing.T) {
 
 	for _, id := range []int64{signInRow.ID, bobRows[0].ID, bobRows[1].ID} {
 		r := f.sentRow(id)
-		if r.Status != "SENT" || r.Attempts != 1 || r.Token.Valid || r.LeasedBy.Valid || !r.SentAt.Valid || !r.SentAt.Time.Equal(sent[id]) {
-			t.Errorf("row %d: %+v; want SENT at %v, one attempt, no token, no lease", id, r, sent[id])
+		if r.Status != "SENT" || r.Attempts != 1 || r.Token.Valid || r.LeasedBy.Valid || !r.SentAt.Valid || !r.SentAt.Time.Equal(sent[id].At) {
+			t.Errorf("row %d: %+v; want SENT at %v, one attempt, no token, no lease", id, r, sent[id].At)
 		}
 	}
 	// The sign-in row is only marked.
@@ -133,8 +135,8 @@ func TestMarkOutboxSentBatch(t *testing.T) {
 	// binding counts both as sent and keeps the later.
 	for _, m := range bobRows {
 		r := f.sentRow(m.ID)
-		if !r.LinkSentAt.Valid || !r.LinkSentAt.Time.Equal(sent[m.ID]) || !r.LinkExpiresAt.Time.Equal(sent[m.ID].Add(ttl)) {
-			t.Errorf("bob's link of row %d: sent %v, expires %v; want %v and +%s", m.ID, r.LinkSentAt, r.LinkExpiresAt, sent[m.ID], ttl)
+		if !r.LinkSentAt.Valid || !r.LinkSentAt.Time.Equal(sent[m.ID].At) || !r.LinkExpiresAt.Time.Equal(sent[m.ID].At.Add(ttl)) {
+			t.Errorf("bob's link of row %d: sent %v, expires %v; want %v and +%s", m.ID, r.LinkSentAt, r.LinkExpiresAt, sent[m.ID].At, ttl)
 		}
 	}
 	if b := f.binding(bob.ID); b.UnsentLinks != 0 || b.LinkSentAt == nil || !b.LinkSentAt.Equal(at(3)) || !b.LinkExpiresAt.Equal(at(3).Add(ttl)) {
@@ -168,10 +170,10 @@ func TestMarkOutboxSentBatch(t *testing.T) {
 	if r := f.sentRow(daveRow.ID); r.Status != "QUEUED" || r.LeasedBy.String != "other" || r.Attempts != 0 || !r.Token.Valid {
 		t.Errorf("dave's row: %+v; want QUEUED, the other worker's, untouched", r)
 	}
-	if err := f.st.MarkOutboxSent(f.ctx, daveRow.ID, "w", at(6)); !errors.Is(err, mysql.ErrLeaseLost) {
+	if err := f.st.MarkOutboxSent(f.ctx, daveRow.OrgID, daveRow.ID, "w", at(6)); !errors.Is(err, mysql.ErrLeaseLost) {
 		t.Errorf("MarkOutboxSent of dave's row by w = %v, want ErrLeaseLost", err)
 	}
-	if err := f.st.MarkOutboxSent(f.ctx, daveRow.ID, "other", at(6)); err != nil {
+	if err := f.st.MarkOutboxSent(f.ctx, daveRow.OrgID, daveRow.ID, "other", at(6)); err != nil {
 		t.Errorf("MarkOutboxSent of dave's row by its owner: %v", err)
 	}
 	if lost, err := f.st.MarkOutboxSentBatch(f.ctx, "w", nil); err != nil || len(lost) != 0 {
@@ -214,9 +216,9 @@ func TestMarkOutboxSentBatchUnderModifications(t *testing.T) {
 	var lost sync.Map
 	wg.Go(func() {
 		for i := 0; i < len(rows); i += 6 {
-			sent := map[int64]time.Time{}
+			sent := map[int64]member.OutboxSent{}
 			for _, m := range rows[i:min(i+6, len(rows))] {
-				sent[m.ID] = f.clock.Now()
+				sent[m.ID] = member.OutboxSent{OrgID: m.OrgID, At: f.clock.Now()}
 			}
 			l, err := f.st.MarkOutboxSentBatch(f.ctx, "w", sent)
 			if err != nil {

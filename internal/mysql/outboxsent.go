@@ -16,8 +16,8 @@ import (
 // MarkOutboxSent records that the SMTP server accepted the row's mail at
 // sentAt: MarkOutboxSentBatch of one row. It returns ErrLeaseLost when
 // owner no longer holds the row.
-func (s *Store) MarkOutboxSent(ctx context.Context, id int64, owner string, sentAt time.Time) error {
-	lost, err := s.MarkOutboxSentBatch(ctx, owner, map[int64]time.Time{id: sentAt})
+func (s *Store) MarkOutboxSent(ctx context.Context, orgID, id int64, owner string, sentAt time.Time) error {
+	lost, err := s.MarkOutboxSentBatch(ctx, owner, map[int64]member.OutboxSent{id: {OrgID: orgID, At: sentAt}})
 	if err != nil {
 		return err
 	}
@@ -28,8 +28,8 @@ func (s *Store) MarkOutboxSent(ctx context.Context, id int64, owner string, sent
 }
 
 // MarkOutboxSentBatch records, in one transaction, that the SMTP server
-// accepted the mail of each row in sent (row id -> the time it accepted
-// it), and erases the rows' raw tokens. An activation link's days start at
+// accepted the mail of each row in sent (row id -> the row's organization
+// and the time it accepted it), and erases the rows' raw tokens. An activation link's days start at
 // its mail's acceptance (R7): the link gets its sent_at and expires_at,
 // its binding one unsent link fewer and its newest sent and expiry times,
 // its member a LINK_SENT event. A link superseded while its mail was in
@@ -41,19 +41,24 @@ func (s *Store) MarkOutboxSent(ctx context.Context, id int64, owner string, sent
 // activation while in flight, or taken over after its lease ran out) is
 // skipped and returned in lost, in ascending order. On an error nothing is
 // recorded. A deadlock or lock wait timeout retries the whole batch.
-func (s *Store) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]time.Time) (lost []int64, err error) {
+func (s *Store) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[int64]member.OutboxSent) (lost []int64, err error) {
 	if len(sent) == 0 {
 		return nil, nil
 	}
 	ids := make([]int64, 0, len(sent))
+	var orgs []int64
 	at := make(map[int64]time.Time, len(sent))
 	for id, t := range sent {
 		ids = append(ids, id)
-		at[id] = t.UTC().Truncate(time.Microsecond)
+		at[id] = t.At.UTC().Truncate(time.Microsecond)
+		if !slices.Contains(orgs, t.OrgID) {
+			orgs = append(orgs, t.OrgID)
+		}
 	}
 	slices.Sort(ids)
+	slices.Sort(orgs)
 	err = s.inTxAt(ctx, sql.LevelReadCommitted, func(tx *sqlx.Tx) error {
-		rows, err := s.lockOutboxRows(ctx, tx, ids, owner)
+		rows, err := s.lockOutboxRows(ctx, tx, orgs, ids, owner)
 		if err != nil {
 			return err
 		}
@@ -70,7 +75,7 @@ func (s *Store) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[
 		if len(rows) == 0 {
 			return nil
 		}
-		return s.markSent(ctx, tx, rows, at)
+		return s.markSent(ctx, tx, orgs, rows, at)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("mark %d outbox rows sent: %w", len(ids), err)
@@ -80,7 +85,7 @@ func (s *Store) MarkOutboxSentBatch(ctx context.Context, owner string, sent map[
 
 // markSent writes what MarkOutboxSentBatch records for rows, which tx
 // holds locked, a few statements for the whole batch.
-func (s *Store) markSent(ctx context.Context, tx *sqlx.Tx, rows []outboxRow, at map[int64]time.Time) error {
+func (s *Store) markSent(ctx context.Context, tx *sqlx.Tx, orgs []int64, rows []outboxRow, at map[int64]time.Time) error {
 	rowIDs := make([]int64, len(rows))
 	sentAt := make(caseOf, len(rows))
 	// Links superseded while their mail was in flight stay as they are.
@@ -96,7 +101,7 @@ func (s *Store) markSent(ctx context.Context, tx *sqlx.Tx, rows []outboxRow, at 
 	if err := execIn(ctx, tx, `
 		UPDATE outbox SET status = 'SENT', sent_at = `+setSentAt+`, token = NULL, attempts = attempts + 1, last_error = NULL,
 			leased_by = NULL, lease_until = NULL
-		WHERE id IN (?)`, append(args, rowIDs)...); err != nil {
+		WHERE id IN (?) AND org_id IN (?)`, append(args, rowIDs, orgs)...); err != nil {
 		return fmt.Errorf("mark outbox rows sent: %w", err)
 	}
 	if len(live) == 0 {
@@ -123,8 +128,8 @@ func (s *Store) markSent(ctx context.Context, tx *sqlx.Tx, rows []outboxRow, at 
 	}
 	setSent, sentArgs := linkSent.sql()
 	setExpires, expiresArgs := linkExpires.sql()
-	if err := execIn(ctx, tx, `UPDATE activation_links SET sent_at = `+setSent+`, expires_at = `+setExpires+` WHERE id IN (?)`,
-		slices.Concat(sentArgs, expiresArgs, []any{linkIDs})...); err != nil {
+	if err := execIn(ctx, tx, `UPDATE activation_links SET sent_at = `+setSent+`, expires_at = `+setExpires+` WHERE id IN (?) AND org_id IN (?)`,
+		slices.Concat(sentArgs, expiresArgs, []any{linkIDs, orgs})...); err != nil {
 		return fmt.Errorf("start the days of sent links: %w", err)
 	}
 
@@ -145,8 +150,8 @@ func (s *Store) markSent(ctx context.Context, tx *sqlx.Tx, rows []outboxRow, at 
 		UPDATE bindings SET unsent_links = unsent_links - `+n+`,
 			link_sent_at = CASE WHEN link_sent_at IS NULL OR link_sent_at < `+sentSQL+` THEN `+sentSQL+` ELSE link_sent_at END,
 			link_expires_at = CASE WHEN link_expires_at IS NULL OR link_expires_at < `+expSQL+` THEN `+expSQL+` ELSE link_expires_at END
-		WHERE id IN (?)`,
-		slices.Concat(nArgs, sentArgs2, sentArgs2, expArgs, expArgs, []any{bindingIDs})...); err != nil {
+		WHERE id IN (?) AND org_id IN (?)`,
+		slices.Concat(nArgs, sentArgs2, sentArgs2, expArgs, expArgs, []any{bindingIDs, orgs})...); err != nil {
 		return fmt.Errorf("start the link days of bindings: %w", err)
 	}
 
@@ -195,16 +200,16 @@ func execIn(ctx context.Context, tx *sqlx.Tx, query string, args ...any) error {
 	return err
 }
 
-// lockOutboxRows locks the outbox rows of ids that owner still holds and
-// returns them in ascending id order. The bindings of activation rows are
+// lockOutboxRows locks the outbox rows of ids (of the organizations orgs)
+// that owner still holds and returns them in ascending id order. The bindings of activation rows are
 // locked first, in ascending id order: modifications lock binding, then
 // links and outbox, and the same order here keeps the two from
 // deadlocking; two batches that lock bindings in one order cannot
 // deadlock each other either. A sign-in row changes nothing of its
 // binding, which is not locked.
-func (s *Store) lockOutboxRows(ctx context.Context, tx *sqlx.Tx, ids []int64, owner string) ([]outboxRow, error) {
+func (s *Store) lockOutboxRows(ctx context.Context, tx *sqlx.Tx, orgs, ids []int64, owner string) ([]outboxRow, error) {
 	// outbox.binding_id never changes: a plain read finds the bindings.
-	query, args, err := sqlx.In(`SELECT DISTINCT binding_id FROM outbox WHERE id IN (?) AND kind <> ?`, ids, string(member.OutboxSignIn))
+	query, args, err := sqlx.In(`SELECT DISTINCT binding_id FROM outbox WHERE id IN (?) AND org_id IN (?) AND kind <> ?`, ids, orgs, string(member.OutboxSignIn))
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +219,7 @@ func (s *Store) lockOutboxRows(ctx context.Context, tx *sqlx.Tx, ids []int64, ow
 	}
 	if len(bindings) > 0 {
 		slices.Sort(bindings)
-		query, args, err := sqlx.In(`SELECT id FROM bindings WHERE id IN (?) ORDER BY id FOR UPDATE`, bindings)
+		query, args, err := sqlx.In(`SELECT id FROM bindings WHERE id IN (?) AND org_id IN (?) ORDER BY id FOR UPDATE`, bindings, orgs)
 		if err != nil {
 			return nil, err
 		}
@@ -228,8 +233,8 @@ func (s *Store) lockOutboxRows(ctx context.Context, tx *sqlx.Tx, ids []int64, ow
 	query, args, err = sqlx.In(`
 		SELECT o.id, o.kind, o.org_id, o.member_id, o.binding_id, o.link_id, o.recipient, o.attempts,
 			(l.id IS NOT NULL AND l.killed_at IS NULL AND l.sent_at IS NULL) AS link_unsent
-		FROM outbox o LEFT JOIN activation_links l ON l.id = o.link_id
-		WHERE o.id IN (?) AND o.leased_by = ? AND o.status IN ('QUEUED', 'RETRYING') ORDER BY o.id FOR UPDATE`, ids, owner)
+		FROM outbox o LEFT JOIN activation_links l ON l.id = o.link_id AND l.org_id = o.org_id
+		WHERE o.id IN (?) AND o.org_id IN (?) AND o.leased_by = ? AND o.status IN ('QUEUED', 'RETRYING') ORDER BY o.id FOR UPDATE`, ids, orgs, owner)
 	if err != nil {
 		return nil, err
 	}

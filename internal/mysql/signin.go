@@ -33,9 +33,12 @@ func (s *Store) RequestSignIn(ctx context.Context, email string, p member.SignIn
 	}
 	// The claim table is the service-wide index of emails (R3): its row
 	// leads to the binding that holds the email, if any.
-	var memberID int64
-	err := s.db.GetContext(ctx, &memberID, `
-		SELECT c.member_id FROM email_claims c JOIN bindings b ON b.id = c.binding_id
+	var owner struct {
+		OrgID    int64 `db:"org_id"`
+		MemberID int64 `db:"member_id"`
+	}
+	err := s.db.GetContext(ctx, &owner, `
+		SELECT c.org_id, c.member_id FROM email_claims c JOIN bindings b ON b.id = c.binding_id AND b.org_id = c.org_id
 		WHERE c.email_key = ? AND b.state = 'ACTIVATED'`, key)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
@@ -53,8 +56,8 @@ func (s *Store) RequestSignIn(ctx context.Context, email string, p member.SignIn
 		// request committed meanwhile: the count of live links holds only
 		// so.
 		var row memberRow
-		if err := tx.GetContext(ctx, &row, memberSelect+` WHERE m.id = ? FOR UPDATE`, memberID); err != nil {
-			return fmt.Errorf("read member %d: %w", memberID, err)
+		if err := tx.GetContext(ctx, &row, memberSelect+` WHERE m.id = ? AND m.org_id = ? FOR UPDATE`, owner.MemberID, owner.OrgID); err != nil {
+			return fmt.Errorf("read member %d: %w", owner.MemberID, err)
 		}
 		now := s.Now()
 		m := row.member(now)
@@ -205,7 +208,7 @@ func (s *Store) SignIn(ctx context.Context, token string, p member.SignInPolicy)
 		if view.State != member.SignInValid {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE signin_links SET used_at = ? WHERE id = ?`, now, l.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE signin_links SET used_at = ? WHERE id = ? AND org_id = ?`, now, l.ID, l.OrgID); err != nil {
 			return fmt.Errorf("use sign-in link %d: %w", l.ID, err)
 		}
 		if session, err = s.secret(); err != nil {
@@ -241,7 +244,7 @@ func (s *Store) signInView(ctx context.Context, q queryer, l *member.SignInLink,
 	}
 	err := q.GetContext(ctx, &r, `
 		SELECT m.name AS member_name, g.name AS org_name, g.lang AS org_lang
-		FROM members m JOIN organizations g ON g.id = m.org_id WHERE m.id = ?`, l.MemberID)
+		FROM members m JOIN organizations g ON g.id = m.org_id WHERE m.id = ? AND m.org_id = ?`, l.MemberID, l.OrgID)
 	if err != nil {
 		return nil, fmt.Errorf("member of sign-in link %d: %w", l.ID, err)
 	}
@@ -290,8 +293,8 @@ func (s *Store) Session(ctx context.Context, token string, p member.SignInPolicy
 	// not.) An instance with a late clock does not move the time back.
 	if _, err := s.db.ExecContext(ctx, `
 		UPDATE member_sessions SET last_seen_at = ?
-		WHERE id = ? AND ended_at IS NULL AND expires_at > ? AND last_seen_at > ? AND last_seen_at < ?`,
-		now, sess.ID, now, now.Add(-p.IdleTimeout), now); err != nil {
+		WHERE id = ? AND org_id = ? AND ended_at IS NULL AND expires_at > ? AND last_seen_at > ? AND last_seen_at < ?`,
+		now, sess.ID, sess.OrgID, now, now.Add(-p.IdleTimeout), now); err != nil {
 		return nil, fmt.Errorf("touch session %d: %w", sess.ID, err)
 	}
 	sess.LastSeenAt = now
@@ -336,7 +339,7 @@ func (s *Store) Account(ctx context.Context, sess *member.Session, recent int) (
 		CreatedAt time.Time `db:"created_at"`
 	}
 	if err := s.db.SelectContext(ctx, &signIns, `
-		SELECT id, created_at FROM member_sessions WHERE member_id = ? ORDER BY id DESC LIMIT ?`, m.ID, recent); err != nil {
+		SELECT id, created_at FROM member_sessions WHERE member_id = ? AND org_id = ? ORDER BY id DESC LIMIT ?`, m.ID, m.OrgID, recent); err != nil {
 		return nil, fmt.Errorf("recent sign-ins of member %d: %w", m.ID, err)
 	}
 	for _, si := range signIns {

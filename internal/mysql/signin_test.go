@@ -475,11 +475,11 @@ func TestSignInOutbox(t *testing.T) {
 		}
 		switch mark {
 		case "sent":
-			err = f.st.MarkOutboxSent(f.ctx, m.ID, "test", f.clock.Now())
+			err = f.st.MarkOutboxSent(f.ctx, m.OrgID, m.ID, "test", f.clock.Now())
 		case "retry":
-			err = f.st.MarkOutboxRetry(f.ctx, m.ID, "test", "451 try later", f.clock.Now().Add(time.Hour))
+			err = f.st.MarkOutboxRetry(f.ctx, m.OrgID, m.ID, "test", "451 try later", f.clock.Now().Add(time.Hour))
 		case "failed":
-			err = f.st.MarkOutboxFailed(f.ctx, m.ID, "test", "550 no such user", f.clock.Now())
+			err = f.st.MarkOutboxFailed(f.ctx, m.OrgID, m.ID, "test", "550 no such user", f.clock.Now())
 		}
 		if err != nil {
 			t.Fatalf("mark %s: %v", mark, err)

@@ -69,7 +69,7 @@ func Deliver(t testing.TB, st *mysql.Store, at time.Time) map[member.OutboxKind]
 			out[kind] = map[int64][]string{}
 		}
 		out[kind][m.MemberID] = append(out[kind][m.MemberID], m.Token)
-		if err := st.MarkOutboxSent(ctx, m.ID, "test", at); err != nil {
+		if err := st.MarkOutboxSent(ctx, m.OrgID, m.ID, "test", at); err != nil {
 			t.Fatal(err)
 		}
 	}
