@@ -183,6 +183,9 @@ func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor 
 	if _, err := tx.ExecContext(ctx, sqlCountLink, linkID, bindingID, orgID); err != nil {
 		return err
 	}
+	if err := floorRecount(ctx, tx, orgID, memberID, "UNBOUND", "PENDING"); err != nil {
+		return err
+	}
 	// The organization's mail budget is reserved in blocks of 64 in a
 	// transaction of its own (internal/mysql/budget.go), one bind in 64:
 	// the floor leaves it out.
@@ -347,6 +350,29 @@ func bindMany(ctx context.Context, f *fixture, members *idPool, n, clients int) 
 // floorActivateTx is the floor of an activation: the statements of
 // mysql.Store.Activate on a valid link, in one transaction. It skips what
 // is Go and not SQL: judging the link (it is valid) and the page.
+// floorRecount moves a member's count from one state to another, as
+// internal/mysql recount does: the two rows in memberClass order.
+func floorRecount(ctx context.Context, tx *sqlx.Tx, orgID, memberID int64, from, to string) error {
+	first, second := from, to
+	deltas := [2]int{-1, +1}
+	if to < from {
+		first, second, deltas = to, from, [2]int{+1, -1}
+	}
+	for i, state := range []string{first, second} {
+		res, err := tx.ExecContext(ctx, sqlRecount, deltas[i], orgID, 0, "CREATED", state, memberID%16)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 1 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, sqlRecountFirst, orgID, 0, "CREATED", state, memberID%16, deltas[i], deltas[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func floorActivateTx(ctx context.Context, db *sqlx.DB, token string) error {
 	hash := mysql.Hash(token)
 	tx, err := db.BeginTxx(ctx, nil)
@@ -388,6 +414,9 @@ func floorActivateTx(ctx context.Context, db *sqlx.DB, token string) error {
 	}
 	if _, err := tx.ExecContext(ctx, sqlRecordEvent, m.OrgID, m.ID, bd.ID, string(member.EventActivated), string(member.ActorMember),
 		bd.Email, sql.NullString{}, now); err != nil {
+		return err
+	}
+	if err := floorRecount(ctx, tx, m.OrgID, m.ID, "PENDING", "ACTIVATED"); err != nil {
 		return err
 	}
 	return tx.Commit()

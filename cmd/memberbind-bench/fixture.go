@@ -146,6 +146,26 @@ const pageQuery = `query Page($first: Int!, $after: String) {
 	}
 }`
 
+// consoleMembersQuery is the admin console's own list request, as
+// internal/console/assets/api.js sends it (ConsoleMembers with its
+// MemberFields fragment): the organization, and a page of members with
+// totalCount, which the console asks on every page.
+const consoleMembersQuery = `query ConsoleMembers($first: Int!, $after: String, $filter: MemberFilter) {
+	organization { id name language policy { activationTTLSeconds } }
+	members(first: $first, after: $after, filter: $filter) {
+		totalCount
+		pageInfo { hasNextPage endCursor }
+		edges { cursor node { ...MemberFields } }
+	}
+}
+fragment MemberFields on Member {
+	id name memberType remark createdAt bindStatus loginEmail
+	removal { allowed reasons }
+	securityInfo { email countryCode phone status submittedAt activatedAt linkSentAt linkExpiresAt
+		modificationsRemaining nextResendAllowedAt
+		delivery { status attempts lastError sentAt } }
+}`
+
 // bindMutation binds security information and reads back the binding as
 // the transaction left it. It leaves out the resend fields, which would
 // add a query after the transaction (the console asks for them, and pays

@@ -103,7 +103,7 @@ func readFloor(db *sqlx.DB, key string, first, events int) op {
 			return fmt.Errorf("authenticate: %w", err)
 		}
 		var total int
-		if err := db.GetContext(ctx, &total, sqlCountMembers, org.ID); err != nil {
+		if err := db.GetContext(ctx, &total, sqlCountMembers, org.ID, 0); err != nil {
 			return fmt.Errorf("count members: %w", err)
 		}
 		var rows []memberRow

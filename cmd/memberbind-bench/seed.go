@@ -126,6 +126,13 @@ func seed(ctx context.Context, db *sqlx.DB, s seedSpec) (seeded, error) {
 	}
 	ts := func(t time.Time) string { return "'" + t.Format("2006-01-02 15:04:05.000000") + "'" }
 
+	// The members' counts (migration 0011), as the store keeps them: by
+	// current binding state and slot (the member id modulo 16).
+	type countKey struct {
+		state string
+		slot  int64
+	}
+	counts := map[countKey]int{}
 	seedStart := time.Now().UTC().Add(-seedAge).Truncate(time.Second)
 	for i := range s.Members {
 		if ctx.Err() != nil {
@@ -136,6 +143,7 @@ func seed(ctx context.Context, db *sqlx.DB, s seedSpec) (seeded, error) {
 		name := fmt.Sprintf("Member %07d", i)
 		if s.BindEvery == 0 || i%s.BindEvery != 0 {
 			add(&members, "(%d,%d,'%s','CREATED',%s,NULL,NULL)", id, s.OrgID, name, ts(created))
+			counts[countKey{"UNBOUND", id % 16}]++
 		} else {
 			email := fmt.Sprintf("m%d@%s", id, s.Domain)
 			submitted := created.Add(time.Second)
@@ -147,6 +155,7 @@ func seed(ctx context.Context, db *sqlx.DB, s seedSpec) (seeded, error) {
 				activated, state, login, spent = at, "ACTIVATED", "'"+email+"'", at
 			}
 			add(&members, "(%d,%d,'%s','CREATED',%s,%s,%d)", id, s.OrgID, name, ts(created), login, bindingID)
+			counts[countKey{state, id % 16}]++
 			add(&bindings, "(%d,%d,%d,'%s','%s','86','+8613800138000','%s',%s,%s,%s,%s,0,%d)",
 				bindingID, s.OrgID, id, email, email, state, ts(submitted), activated, ts(sent), ts(expires), linkID)
 			add(&claims, "('%s',%d,%d,%d,%s)", email, bindingID, s.OrgID, id, ts(submitted))
@@ -175,8 +184,15 @@ func seed(ctx context.Context, db *sqlx.DB, s seedSpec) (seeded, error) {
 	if err := ctx.Err(); err != nil {
 		return out, err
 	}
+	for k, n := range counts {
+		if _, err := db.ExecContext(ctx, `
+			INSERT INTO member_counts (org_id, removed, member_type, bind_state, slot, n) VALUES (?, 0, 'CREATED', ?, ?, ?)
+			ON DUPLICATE KEY UPDATE n = n + ?`, s.OrgID, k.state, k.slot, n, n); err != nil {
+			return out, fmt.Errorf("seed member counts: %w", err)
+		}
+	}
 	// Fresh statistics, so the optimizer plans for the tables as they are.
-	if _, err := db.ExecContext(ctx, "ANALYZE TABLE members, bindings, email_claims, activation_links, outbox"); err != nil {
+	if _, err := db.ExecContext(ctx, "ANALYZE TABLE members, bindings, email_claims, activation_links, outbox, member_counts"); err != nil {
 		return out, fmt.Errorf("analyze seeded tables: %w", err)
 	}
 	return out, nil

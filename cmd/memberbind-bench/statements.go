@@ -61,8 +61,10 @@ const (
 		SELECT o.id, o.name, o.lang, o.created_at, k.id AS key_id, k.prefix, k.last_used_at
 		FROM api_keys k JOIN organizations o ON o.id = k.org_id
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL`
-	// sqlCountMembers is internal/mysql/member.go Members, the total.
-	sqlCountMembers = `SELECT COUNT(*) FROM members m LEFT JOIN bindings b ON b.id = m.binding_id AND b.org_id = m.org_id WHERE m.org_id = ? AND m.removed_at IS NULL`
+	// sqlCountMembers is internal/mysql/count.go membersCount, the
+	// total of Members without a filter: the organization's counters
+	// (migration 0011). Its arguments are the org id and 0 (not removed).
+	sqlCountMembers = `SELECT CAST(COALESCE(SUM(n), 0) AS SIGNED) FROM member_counts WHERE org_id = ? AND removed = ?`
 	// sqlPageMembers is internal/mysql/member.go Members, the page.
 	sqlPageMembers = memberSelect + ` WHERE m.org_id = ? AND m.removed_at IS NULL ORDER BY m.id DESC LIMIT ?`
 	// sqlSends is internal/mysql/outbox.go Sends (loaded for the whole
@@ -122,6 +124,17 @@ const (
 		INSERT INTO outbox (org_id, member_id, binding_id, link_id, recipient, token, message_id, status, next_attempt_at, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 'QUEUED', ?, ?)`
 	sqlCountLink = `UPDATE bindings SET unsent_links = unsent_links + 1, newest_link_id = ? WHERE id = ? AND org_id = ?`
+	// sqlRecount is internal/mysql/count.go addCount, which recount
+	// runs twice at the end of a bind (UNBOUND to PENDING) and of an
+	// activation (PENDING to ACTIVATED), in memberClass order. Its rows
+	// exist once one member of the class is in the slot; the first one
+	// makes it by sqlRecountFirst.
+	sqlRecount = `
+		UPDATE member_counts SET n = n + ?
+		WHERE org_id = ? AND removed = ? AND member_type = ? AND bind_state = ? AND slot = ?`
+	sqlRecountFirst = `
+		INSERT INTO member_counts (org_id, removed, member_type, bind_state, slot, n) VALUES (?, ?, ?, ?, ?, ?)
+		ON DUPLICATE KEY UPDATE n = n + ?`
 	// claimEmail and countRecipientMail -> lockRecipientRow,
 	// lockMailRecipient, setMailRecipient.
 	sqlLockRecipient = `

@@ -117,7 +117,15 @@ func (s *Store) Activate(ctx context.Context, token string) (*member.LinkView, e
 			WHERE binding_id = ? AND org_id = ? AND status IN ('QUEUED', 'RETRYING')`, b.ID, m.OrgID); err != nil {
 			return fmt.Errorf("cancel mail of binding %d: %w", b.ID, err)
 		}
-		return s.record(ctx, tx, m, b.ID, member.EventActivated, member.ActorMember, b.Email, "", now)
+		if err := s.record(ctx, tx, m, b.ID, member.EventActivated, member.ActorMember, b.Email, "", now); err != nil {
+			return err
+		}
+		if m.Binding == nil || m.Binding.ID != b.ID {
+			return nil // not the member's current binding: its counts stay
+		}
+		from := classOf(m)
+		m.Binding.State = member.StateActivated
+		return recount(ctx, tx, m, from, classOf(m))
 	})
 	if err != nil {
 		return nil, err

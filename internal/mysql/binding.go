@@ -154,6 +154,7 @@ func (s *Store) mutate(ctx context.Context, orgID, memberID int64, email string,
 // that replaces a failed one.
 func (s *Store) newBinding(ctx context.Context, tx *sqlx.Tx, m *member.Member, actor member.Actor, info member.SecurityInfo, kind member.LinkKind) error {
 	now := s.Now()
+	from := classOf(m)
 	if old := m.Binding; old != nil {
 		// The failed binding keeps its email claim: a failed email is
 		// burned for good (R7).
@@ -194,7 +195,10 @@ func (s *Store) newBinding(ctx context.Context, tx *sqlx.Tx, m *member.Member, a
 	if err := s.record(ctx, tx, m, id, event, actor, info.Email, "", now); err != nil {
 		return err
 	}
-	return s.newLink(ctx, tx, m, kind, now)
+	if err := s.newLink(ctx, tx, m, kind, now); err != nil {
+		return err
+	}
+	return recount(ctx, tx, m, from, classOf(m))
 }
 
 // claimEmail takes email for a binding in the service-wide claim table.

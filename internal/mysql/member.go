@@ -201,7 +201,9 @@ type statement struct {
 }
 
 // membersStatements are the two statements of Members: the count of the
-// members f selects, and the page q asks for.
+// members f selects, and the page q asks for. The count reads the
+// organization's member_counts (membersCount); only a search counts the
+// members it finds.
 //
 // The page reads, by the (org_id, removed_at, id) index, one member more
 // than q.Size on the page's side, so that the caller knows whether more
@@ -215,7 +217,10 @@ func membersStatements(orgID int64, f member.Filter, q member.PageQuery, now tim
 	if err != nil {
 		return count, list, err
 	}
-	count = statement{`SELECT COUNT(*)` + from + ` WHERE ` + cond, args}
+	var counted bool
+	if count, counted = membersCount(orgID, f, now); !counted {
+		count = statement{`SELECT COUNT(*)` + from + ` WHERE ` + cond, args}
+	}
 	selectFrom := memberColumns + from + ` LEFT JOIN outbox o ON o.link_id = b.newest_link_id AND o.org_id = b.org_id WHERE ` + cond
 	page := selectFrom
 	list.args = append([]any(nil), args...)
@@ -358,7 +363,10 @@ func (s *Store) CreateMember(ctx context.Context, orgID int64, actor member.Acto
 		if m.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
-		return s.record(ctx, tx, m, 0, kind, actor, "", "", m.CreatedAt)
+		if err := s.record(ctx, tx, m, 0, kind, actor, "", "", m.CreatedAt); err != nil {
+			return err
+		}
+		return countNew(ctx, tx, m)
 	})
 	if err != nil {
 		return nil, err
@@ -383,8 +391,12 @@ func (s *Store) RemoveMember(ctx context.Context, orgID int64, actor member.Acto
 		if _, err := tx.ExecContext(ctx, `UPDATE members SET removed_at = ? WHERE id = ? AND org_id = ?`, now, m.ID, m.OrgID); err != nil {
 			return fmt.Errorf("remove member: %w", err)
 		}
+		from := classOf(m)
 		m.RemovedAt = &now
-		return s.record(ctx, tx, m, 0, member.EventRemoved, actor, m.LoginEmail, "", now)
+		if err := s.record(ctx, tx, m, 0, member.EventRemoved, actor, m.LoginEmail, "", now); err != nil {
+			return err
+		}
+		return recount(ctx, tx, m, from, classOf(m))
 	})
 	if err != nil {
 		return nil, err

@@ -38,6 +38,9 @@ func (s *Store) CreateOrganization(ctx context.Context, name, lang string) (*mem
 		if org.ID, err = res.LastInsertId(); err != nil {
 			return err
 		}
+		if err := createCounts(ctx, tx, org.ID); err != nil {
+			return err
+		}
 		key, err = s.insertAPIKey(ctx, tx, org.ID, FirstAPIKeyName)
 		return err
 	})
