@@ -135,7 +135,7 @@ func addCount(ctx context.Context, tx *sqlx.Tx, m *member.Member, c memberClass,
 // the failed ones, which only accumulate. It reports false when f has a
 // search, which only rows can answer.
 func membersCount(orgID int64, f member.Filter, now time.Time) (statement, bool) {
-	if f.Search != "" {
+	if strings.TrimSpace(f.Search) != "" {
 		return statement{}, false
 	}
 	removed := 0
