@@ -12,7 +12,7 @@ import (
 )
 
 // countSlots is how many rows each count of an organization is spread
-// over (migration 0011): a member counts in the slot of its id.
+// over (migration 0009): a member counts in the slot of its id.
 const countSlots = 16
 
 // unbound is the bind_state of a member with no binding in member_counts.
@@ -100,7 +100,7 @@ func createCounts(ctx context.Context, tx *sqlx.Tx, orgID int64) error {
 }
 
 // addCount adds delta to m's count of class c. Its row exists
-// (createCounts, migration 0011) and the UPDATE locks it alone; should it
+// (createCounts, migration 0009) and the UPDATE locks it alone; should it
 // not, the INSERT makes it.
 func addCount(ctx context.Context, tx *sqlx.Tx, m *member.Member, c memberClass, delta int) error {
 	removed, slot := 0, m.ID%countSlots

@@ -13,7 +13,7 @@ import (
 )
 
 // countedRows is what member_counts must hold: the counts of the members
-// as they are, by the query migration 0011 backfills them with.
+// as they are, by the query migration 0009 backfills them with.
 const countedRows = `
 	SELECT org_id, removed, member_type, bind_state, slot, COUNT(*) AS n
 	FROM (
