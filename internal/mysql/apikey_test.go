@@ -156,6 +156,7 @@ func TestAPIKeyLastUsed(t *testing.T) {
 // organization's last two keys, on two instances, exactly one is refused
 // with LAST_API_KEY, and the organization keeps one key.
 func TestRevokeLastTwoKeysConcurrently(t *testing.T) {
+	testenv.RequireRowLocks(t)
 	t.Parallel()
 	ctx := context.Background()
 	dsn := testenv.MySQL(t)
