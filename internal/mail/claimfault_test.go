@@ -167,13 +167,13 @@ func TestDeliveryClaimDeadlock(t *testing.T) {
 	// The claim leased the rows before the middle one and waits for it.
 	testenv.Eventually(t, 20*time.Second, "the claim waiting for the locked row", func() error {
 		var waiting int
-		// The lease cannot finish while the row is locked, so a lease
-		// statement that is running is one that waits. (The process
-		// list is read alone: joined with innodb_trx it missed waiting
-		// claims on a loaded machine.)
+		// A lease statement (the process list's current statement, which
+		// is always there) whose transaction waits for a row lock.
 		err := f.db.Get(&waiting, `
-			SELECT COUNT(*) FROM information_schema.processlist
-			WHERE db = ? AND id <> CONNECTION_ID() AND command = 'Query' AND info LIKE '%UPDATE outbox SET leased_by = %'`, dbName)
+			SELECT COUNT(*) FROM information_schema.processlist p
+				JOIN information_schema.innodb_trx t ON t.trx_mysql_thread_id = p.id
+			WHERE p.db = ? AND p.id <> CONNECTION_ID() AND p.info LIKE '%UPDATE outbox SET leased_by = %'
+				AND t.trx_state = 'LOCK WAIT'`, dbName)
 		if err != nil {
 			return err
 		}
