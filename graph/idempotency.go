@@ -158,7 +158,7 @@ func mutationOf(req *gqlRequest) (*ast.QueryDocument, *ast.OperationDefinition) 
 // break the promise that a retry does not execute again. So a request
 // with an Idempotency-Key that selects one is refused before it executes,
 // and says why.
-var secretMutations = map[string]bool{"createApiKey": true}
+var secretMutations = map[string]bool{"createApiKey": true, "createWebhookEndpoint": true, "rotateWebhookSecret": true}
 
 // secretField returns the name of a mutation of secretMutations that op
 // selects at its root, through fragments too, or "".

@@ -88,6 +88,26 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, input model.RevokeA
 	return r.revokeAPIKey(ctx, input)
 }
 
+// CreateWebhookEndpoint is the resolver for the createWebhookEndpoint field.
+func (r *mutationResolver) CreateWebhookEndpoint(ctx context.Context, input model.CreateWebhookEndpointInput) (*model.WebhookSecretPayload, error) {
+	return r.createWebhookEndpoint(ctx, input)
+}
+
+// UpdateWebhookEndpoint is the resolver for the updateWebhookEndpoint field.
+func (r *mutationResolver) UpdateWebhookEndpoint(ctx context.Context, input model.UpdateWebhookEndpointInput) (*model.WebhookEndpointPayload, error) {
+	return r.updateWebhookEndpoint(ctx, input)
+}
+
+// DeleteWebhookEndpoint is the resolver for the deleteWebhookEndpoint field.
+func (r *mutationResolver) DeleteWebhookEndpoint(ctx context.Context, input model.WebhookEndpointInput) (*model.WebhookEndpointPayload, error) {
+	return r.deleteWebhookEndpoint(ctx, input)
+}
+
+// RotateWebhookSecret is the resolver for the rotateWebhookSecret field.
+func (r *mutationResolver) RotateWebhookSecret(ctx context.Context, input model.WebhookEndpointInput) (*model.WebhookSecretPayload, error) {
+	return r.rotateWebhookSecret(ctx, input)
+}
+
 // ID is the resolver for the id field.
 func (r *organizationResolver) ID(ctx context.Context, obj *member.Organization) (string, error) {
 	return model.EncodeID(model.KindOrganization, obj.ID), nil
@@ -106,6 +126,11 @@ func (r *organizationResolver) Policy(ctx context.Context, obj *member.Organizat
 // APIKeys is the resolver for the apiKeys field.
 func (r *organizationResolver) APIKeys(ctx context.Context, obj *member.Organization) ([]*member.APIKey, error) {
 	return r.Service.APIKeys(ctx, obj.ID)
+}
+
+// WebhookEndpoints is the resolver for the webhookEndpoints field.
+func (r *organizationResolver) WebhookEndpoints(ctx context.Context, obj *member.Organization) ([]*member.WebhookEndpoint, error) {
+	return r.Service.WebhookEndpoints(ctx, obj.ID)
 }
 
 // Organization is the resolver for the organization field.
@@ -160,6 +185,16 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, 
 	return r.nodes(ctx, ids)
 }
 
+// ID is the resolver for the id field.
+func (r *webhookEndpointResolver) ID(ctx context.Context, obj *member.WebhookEndpoint) (string, error) {
+	return model.EncodeID(model.KindWebhook, obj.ID), nil
+}
+
+// Deliveries is the resolver for the deliveries field.
+func (r *webhookEndpointResolver) Deliveries(ctx context.Context, obj *member.WebhookEndpoint, first int) ([]*member.WebhookDelivery, error) {
+	return r.deliveries(ctx, obj, first)
+}
+
 // ApiKey returns ApiKeyResolver implementation.
 func (r *Resolver) ApiKey() ApiKeyResolver { return &apiKeyResolver{r} }
 
@@ -175,10 +210,14 @@ func (r *Resolver) Organization() OrganizationResolver { return &organizationRes
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// WebhookEndpoint returns WebhookEndpointResolver implementation.
+func (r *Resolver) WebhookEndpoint() WebhookEndpointResolver { return &webhookEndpointResolver{r} }
+
 type (
-	apiKeyResolver       struct{ *Resolver }
-	memberResolver       struct{ *Resolver }
-	mutationResolver     struct{ *Resolver }
-	organizationResolver struct{ *Resolver }
-	queryResolver        struct{ *Resolver }
+	apiKeyResolver          struct{ *Resolver }
+	memberResolver          struct{ *Resolver }
+	mutationResolver        struct{ *Resolver }
+	organizationResolver    struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	webhookEndpointResolver struct{ *Resolver }
 )

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/mail"
@@ -68,6 +69,14 @@ type config struct {
 	// frontends that may call /graphql; empty: none.
 	CORSOrigins []string
 
+	// WebhookSecretKey seals webhook endpoints' secrets in the database
+	// (AES-256-GCM); nil: an in-memory key on the zero-configuration start
+	// (its database is in memory too), webhooks refused otherwise.
+	WebhookSecretKey []byte
+	// WebhookAllowPrivate lets webhooks go to private, loopback and
+	// link-local addresses, for development.
+	WebhookAllowPrivate bool
+
 	// Now is the clock of the store, the mail worker and the pages' rate
 	// limiters: time.Now, which only tests replace (runAt).
 	Now func() time.Time
@@ -100,6 +109,8 @@ const (
 	envLogFormat       = "MEMBERBIND_LOG_FORMAT"
 	envLogLevel        = "MEMBERBIND_LOG_LEVEL"
 	envShutdownDelay   = "MEMBERBIND_SHUTDOWN_DELAY"
+	envWebhookKey      = "MEMBERBIND_WEBHOOK_SECRET_KEY"
+	envWebhookPrivate  = "MEMBERBIND_WEBHOOK_ALLOW_PRIVATE"
 )
 
 // defaultAdminListen is the admin listener's default address: loopback,
@@ -221,6 +232,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.GraphQLCostPerOrg > c.GraphQLCostInFlight {
 		errs = append(errs, fmt.Sprintf("%s: %d is more than %s (%d): one organization cannot hold more than the whole budget",
 			envGraphQLCostOrg, c.GraphQLCostPerOrg, envGraphQLCost, c.GraphQLCostInFlight))
+	}
+	if v := strings.TrimSpace(getenv(envWebhookKey)); v != "" {
+		key, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(key) != 32 {
+			errs = append(errs, fmt.Sprintf("%s: must be 32 random bytes in standard base64 (e.g. the output of openssl rand -base64 32)", envWebhookKey))
+		} else {
+			c.WebhookSecretKey = key
+		}
+	}
+	if v := strings.TrimSpace(getenv(envWebhookPrivate)); v != "" {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %q is neither true nor false", envWebhookPrivate, v))
+		} else {
+			c.WebhookAllowPrivate = on
+		}
 	}
 	if v := strings.TrimSpace(getenv(envIntrospection)); v != "" {
 		on, err := strconv.ParseBool(v)

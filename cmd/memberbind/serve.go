@@ -38,7 +38,12 @@ func openStore(ctx context.Context, cfg config, dsn string, log *slog.Logger) (*
 		db.Close()
 		return nil, nil, err
 	}
-	return mysql.New(db, mysql.Options{Policy: cfg.Policy, Now: cfg.Now}), func() { db.Close() }, nil
+	st := mysql.New(db, mysql.Options{Policy: cfg.Policy, Now: cfg.Now})
+	if st.Webhooks, err = webhookConfig(cfg); err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return st, func() { db.Close() }, nil
 }
 
 // serve is `memberbind serve`: the API, the pages and the mail worker, on

@@ -50,6 +50,7 @@ const (
 	KindMember       = "Member"
 	KindOrganization = "Organization"
 	KindAPIKey       = "ApiKey"
+	KindWebhook      = "WebhookEndpoint"
 	KindEvent        = "MemberEvent"
 	KindMemberCursor = "members"
 	KindEventCursor  = "events"

@@ -25,6 +25,12 @@ type CreateMemberInput struct {
 	Remark *string `json:"remark,omitempty"`
 }
 
+type CreateWebhookEndpointInput struct {
+	// https://, or http:// to this machine; no private address.
+	URL    string                    `json:"url"`
+	Events []member.WebhookEventType `json:"events"`
+}
+
 type InviteMemberInput struct {
 	Name   string  `json:"name"`
 	Remark *string `json:"remark,omitempty"`
@@ -130,6 +136,14 @@ type SecurityInfoInput struct {
 	Phone string `json:"phone"`
 }
 
+type UpdateWebhookEndpointInput struct {
+	ID string `json:"id"`
+	// The new URL; unchanged when null.
+	URL *string `json:"url,omitempty"`
+	// The new event types; unchanged when null.
+	Events []member.WebhookEventType `json:"events,omitempty"`
+}
+
 type UserError struct {
 	Code    member.Code `json:"code"`
 	Message string      `json:"message"`
@@ -137,4 +151,21 @@ type UserError struct {
 	Field []string `json:"field,omitempty"`
 	// When the refused operation will be allowed, where that is known.
 	RetryAt *time.Time `json:"retryAt,omitempty"`
+}
+
+type WebhookEndpointInput struct {
+	ID string `json:"id"`
+}
+
+type WebhookEndpointPayload struct {
+	// The endpoint as it stands after the mutation (as it stood before, for a delete); null when there is none.
+	Endpoint   *member.WebhookEndpoint `json:"endpoint,omitempty"`
+	UserErrors []*UserError            `json:"userErrors"`
+}
+
+type WebhookSecretPayload struct {
+	Endpoint *member.WebhookEndpoint `json:"endpoint,omitempty"`
+	// whsec_ and the base64 key that signs deliveries. Shown only here.
+	Secret     *string      `json:"secret,omitempty"`
+	UserErrors []*UserError `json:"userErrors"`
 }

@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"internal/landing":     {"internal/member", "internal/options", "internal/ratelimit", "internal/webpage"},
 	"internal/layout":      {},
 	"internal/mail":        {"internal/member", "internal/options"},
+	"internal/webhook":     {"internal/member", "internal/options"},
 	"internal/member":      {},
 	"internal/metrics":     {},
 	"internal/middleware":  {"internal/requestid", "internal/requestlog"},

@@ -37,6 +37,12 @@ const (
 	// CodeLastAPIKey: the key is the organization's last unrevoked one
 	// (DESIGN.md §9).
 	CodeLastAPIKey Code = "LAST_API_KEY"
+	// CodeWebhookNotFound: the organization has no webhook endpoint with
+	// that id.
+	CodeWebhookNotFound Code = "WEBHOOK_ENDPOINT_NOT_FOUND"
+	// CodeInvalidWebhookURL: the URL is not one webhooks may be sent to
+	// (DESIGN.md §10: https, http only to loopback, no private address).
+	CodeInvalidWebhookURL Code = "INVALID_WEBHOOK_URL"
 )
 
 // Error is a business failure: a decision of the domain rules that a client

@@ -115,6 +115,7 @@ type Service interface {
 	Authenticate(ctx context.Context, apiKey string) (*Caller, error)
 	Organization(ctx context.Context, orgID int64) (*Organization, error)
 	APIKeys
+	WebhookEndpoints
 
 	// Member returns a member of the organization, or an *Error with
 	// CodeMemberNotFound.

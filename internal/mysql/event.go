@@ -27,6 +27,11 @@ func (s *Store) record(ctx context.Context, tx *sqlx.Tx, m *member.Member, bindi
 	if err != nil {
 		return fmt.Errorf("record %s event of member %d: %w", kind, m.ID, err)
 	}
+	if t := member.WebhookEventOf(kind); t != "" {
+		if _, err := s.enqueueWebhook(ctx, tx, m.OrgID, m.ID, t, at, webhookData(kind, email, detail)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -32,6 +32,9 @@ type Store struct {
 	// certification failure, a lock wait timeout) before it runs again:
 	// for metrics, and for tests that force one.
 	OnRetry func(err error)
+
+	// Webhooks configures webhook endpoints; set it before use.
+	Webhooks WebhookConfig
 }
 
 // Options configure a Store. Zero values take the defaults.
