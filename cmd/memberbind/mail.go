@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -12,7 +13,8 @@ import (
 
 // startWorker starts delivering the outbox over smtpURL until ctx ends, and
 // wakes the worker whenever the store commits mail. The returned function
-// waits until the worker has finished or released what it held.
+// waits until the worker has finished or released what it held. The
+// webhook worker runs beside it (startWebhooks), and is waited for too.
 func startWorker(ctx context.Context, cfg config, smtpURL, publicURL string, st *mysql.Store, reg *metrics.Registry, log *slog.Logger) (func() error, error) {
 	smtp, err := mail.ParseSMTPURL(smtpURL)
 	if err != nil {
@@ -48,5 +50,6 @@ func startWorker(ctx context.Context, cfg config, smtpURL, publicURL string, st 
 		sender.Close()
 		done <- err
 	}()
-	return func() error { return <-done }, nil
+	waitWebhooks := startWebhooks(ctx, cfg, st, log)
+	return func() error { return errors.Join(<-done, waitWebhooks()) }, nil
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"fmt"
+	"log/slog"
 
 	"memberbind/internal/mysql"
 	"memberbind/internal/webhook"
@@ -37,4 +39,21 @@ func webhookConfig(cfg config) (mysql.WebhookConfig, error) {
 	}
 	guard := &webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}
 	return mysql.WebhookConfig{Cipher: aead, CheckURL: guard.CheckURL}, nil
+}
+
+// startWebhooks starts delivering webhooks until ctx ends, when the store
+// can open endpoint secrets, and returns the function that waits for the
+// worker to finish.
+func startWebhooks(ctx context.Context, cfg config, st *mysql.Store, log *slog.Logger) func() error {
+	if st.Webhooks.Cipher == nil {
+		log.Info("webhooks off: " + envWebhookKey + " is not set")
+		return func() error { return nil }
+	}
+	w := webhook.NewWorker(webhook.Options{
+		Queue: st, Guard: &webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, Now: cfg.Now, Logger: log,
+	})
+	log.Info("webhook worker started", "owner", w.Owner(), "allow_private", cfg.WebhookAllowPrivate)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return func() error { return <-done }
 }

@@ -215,3 +215,11 @@ func (d *WebhookDelivery) Response() *int {
 	}
 	return &d.ResponseCode
 }
+
+// WebhookAttempt is the outcome of one attempt to deliver a webhook.
+type WebhookAttempt struct {
+	At           time.Time
+	ResponseCode int    // 0: no response
+	Excerpt      string // the start of the response body
+	Error        string // why it failed; "" when it was delivered
+}

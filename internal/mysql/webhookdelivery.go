@@ -105,14 +105,6 @@ func (s *Store) ClaimWebhooks(ctx context.Context, owner string, limit int, leas
 	return claimed, nil
 }
 
-// WebhookAttempt is the outcome of one attempt to deliver a webhook.
-type WebhookAttempt struct {
-	At           time.Time
-	ResponseCode int    // 0: no response
-	Excerpt      string // the start of the response body
-	Error        string // why it failed; "" when it was delivered
-}
-
 // lockDelivery locks a delivery owner holds, or returns ErrLeaseLost.
 func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, id int64, owner string) (orgID, endpointID int64, err error) {
 	var r struct {
@@ -137,7 +129,7 @@ func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, id int64, owner s
 // a success ends it; an endpoint whose streak has lasted
 // member.WebhookDisableAfter is disabled, and its deliveries that wait
 // fail with it.
-func (s *Store) MarkWebhook(ctx context.Context, id int64, owner string, a WebhookAttempt, next time.Time) error {
+func (s *Store) MarkWebhook(ctx context.Context, id int64, owner string, a member.WebhookAttempt, next time.Time) error {
 	at := a.At.UTC()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
 		orgID, endpointID, err := s.lockDelivery(ctx, tx, id, owner)
@@ -174,11 +166,14 @@ func (s *Store) MarkWebhook(ctx context.Context, id int64, owner string, a Webho
 			UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ?) WHERE org_id = ? AND id = ?`, at, orgID, endpointID); err != nil {
 			return fmt.Errorf("mark webhook endpoint %d failing: %w", endpointID, err)
 		}
-		var since time.Time
-		if err := tx.GetContext(ctx, &since, `SELECT failing_since FROM webhook_endpoints WHERE org_id = ? AND id = ?`, orgID, endpointID); err != nil {
+		var ep struct {
+			Since    time.Time    `db:"failing_since"`
+			Disabled sql.NullTime `db:"disabled_at"`
+		}
+		if err := tx.GetContext(ctx, &ep, `SELECT failing_since, disabled_at FROM webhook_endpoints WHERE org_id = ? AND id = ?`, orgID, endpointID); err != nil {
 			return fmt.Errorf("read webhook endpoint %d: %w", endpointID, err)
 		}
-		if at.Sub(since) < member.WebhookDisableAfter {
+		if at.Sub(ep.Since) < member.WebhookDisableAfter && !ep.Disabled.Valid {
 			return nil
 		}
 		if _, err := tx.ExecContext(ctx, `
