@@ -166,6 +166,19 @@ func TestWebhookEvents(t *testing.T) {
 		t.Errorf("%d member.removed deliveries, want one per subscribed endpoint (2)", n)
 	}
 
+	// A mail that cannot be delivered.
+	cy := testenv.Bind(t, one, org.ID, "Cy", "cy@example.com")
+	msgs, err := one.ClaimOutbox(ctx, "test", 10, time.Minute)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("claim Cy's mail: %v %v", msgs, err)
+	}
+	if err := one.MarkOutboxFailed(ctx, msgs[0].ID, "test", "550 no such user", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := testenv.Count(t, one.DB(), "webhook_deliveries", "type = 'MAIL_DELIVERY_FAILED' AND member_id = ?", cy.ID); n != 1 {
+		t.Errorf("%d mail.delivery_failed deliveries, want 1", n)
+	}
+
 	// Bob's link expires: nothing before the instant, one event after it,
 	// whoever sweeps.
 	ttl := one.Policy().ActivationTTL

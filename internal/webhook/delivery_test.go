@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"memberbind/internal/member"
+	"memberbind/internal/mysql"
 	"memberbind/internal/testenv"
 	"memberbind/internal/webhook"
 )
@@ -90,10 +92,8 @@ func TestRetriesKeepTheirID(t *testing.T) {
 	e, secret := f.endpoint(rc.URL)
 	rc.secret = func() string { return secret }
 	ctx := context.Background()
-	// Two events of one member: created (not sent) then removed is
-	// one; use activation-free events: remove, then sign in is not
-	// possible, so queue a second removal-like event by removing a
-	// second member too and check per-member order with the first.
+	// Two events of one member: its removal, and a copy of that delivery
+	// under a later id (a removed member cannot be removed again).
 	m, err := f.st.CreateMember(ctx, f.org.ID, "test", member.TypeInvited, "Ann", "")
 	if err != nil {
 		t.Fatal(err)
@@ -101,10 +101,6 @@ func TestRetriesKeepTheirID(t *testing.T) {
 	if _, err := f.st.RemoveMember(ctx, f.org.ID, "test", m.ID); err != nil {
 		t.Fatal(err)
 	}
-	// A second event of the same member: a removed member removed again
-	// is refused, so write its delivery as the sweeper would, through
-	// the store's own path for a failed binding is not available here;
-	// copy the first delivery under a new id instead.
 	if _, err := f.st.DB().Exec(`
 		INSERT INTO webhook_deliveries (org_id, endpoint_id, member_id, message_id, type, payload, status, created_at, next_attempt_at)
 		SELECT org_id, endpoint_id, member_id, 'msg_second', type, payload, 'QUEUED', created_at, next_attempt_at FROM webhook_deliveries`); err != nil {
@@ -282,5 +278,48 @@ func TestSSRF(t *testing.T) {
 		if r.Path == "/elsewhere" {
 			t.Error("the redirect was followed")
 		}
+	}
+}
+
+// TestBindingFailedSoon: a running worker sends binding.failed once the
+// binding's link has expired (a two-minute link, on an injected clock),
+// within one sweep interval, and only once.
+func TestBindingFailedSoon(t *testing.T) {
+	t.Parallel()
+	start := time.Now().UTC().Truncate(time.Second)
+	clock := testenv.NewClock(start)
+	f := newFixture(t, clock)
+	policy := member.DefaultPolicy()
+	policy.ActivationTTL = 2 * time.Minute
+	f.st = testenv.StoreAt(t, f.dsn, mysql.Options{Now: clock.Now, Policy: policy})
+	f.st.Webhooks = mysql.WebhookConfig{Cipher: testCipher(t), CheckURL: (&webhook.Guard{AllowPrivate: true}).CheckURL}
+	f.organization()
+	rc := newReceiver(t, clock.Now, nil)
+	_, secret := f.endpoint(rc.URL, member.WebhookBindingFailed)
+	rc.secret = func() string { return secret }
+	clock.Add(time.Second)
+	m := testenv.Bind(t, f.st, f.org.ID, "Ann", "ann@example.com")
+	testenv.Deliver(t, f.st, clock.Now())
+	clock.Add(2*time.Minute - time.Millisecond)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := f.worker(webhook.Options{Poll: 10 * time.Millisecond, Sweep: time.Millisecond})
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	// (SweepBindingFailures emits nothing a millisecond early: see
+	// internal/mysql's TestWebhookEvents.)
+	clock.Add(time.Millisecond)
+	testenv.Eventually(t, 10*time.Second, "binding.failed delivered", func() error {
+		if got := len(rc.requests()); got != 1 {
+			return fmt.Errorf("%d requests", got)
+		}
+		return nil
+	})
+	cancel()
+	<-done
+	got := rc.requests()
+	if len(got) != 1 || got[0].Err != nil || !strings.Contains(got[0].Body, `"type":"binding.failed"`) || !strings.Contains(got[0].Body, member.PublicMemberID(m.ID)) {
+		t.Errorf("requests %+v", got)
 	}
 }
