@@ -24,6 +24,7 @@ var orgOwnedTables = map[string]bool{
 	"api_keys": true, "members": true, "bindings": true, "activation_links": true, "outbox": true,
 	"member_events": true, "signin_links": true, "member_sessions": true, "idempotency_keys": true,
 	"org_mail_hours": true, "member_counts": true,
+	"webhook_endpoints": true, "webhook_deliveries": true, "webhook_binding_failures": true,
 }
 
 // orgIDExceptions are the statements on organization-owned tables that do
@@ -39,6 +40,8 @@ var orgIDExceptions = []struct{ match, why string }{
 	{"WHERE status = ? AND next_attempt_at <= ?", "the outbox claim's pick: each worker serves one shard and scans its due index there"},
 	{"WHERE o.lease_token = ?", "the claim's read-back, by the lease token it just wrote on its shard"},
 	{"WHERE leased_by = ? AND status IN", "a worker gives back its own leases, on its shard"},
+	{"WHERE d.lease_token = ?", "the webhook claim's read-back, by the lease token it just wrote on its shard"},
+	{"WHERE b.state IN ('PENDING', 'FAILED') AND b.unsent_links = 0", "the binding.failed sweep: each worker serves one shard and scans its expiry index there"},
 	{"AS oldest FROM outbox WHERE status IN", "the backlog gauges count the whole outbox an instance serves: one shard's under Vitess"},
 }
 

@@ -172,7 +172,7 @@ func TestWebhookEvents(t *testing.T) {
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("claim Cy's mail: %v %v", msgs, err)
 	}
-	if err := one.MarkOutboxFailed(ctx, msgs[0].ID, "test", "550 no such user", clock.Now()); err != nil {
+	if err := one.MarkOutboxFailed(ctx, msgs[0].OrgID, msgs[0].ID, "test", "550 no such user", clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if n := testenv.Count(t, one.DB(), "webhook_deliveries", "type = 'MAIL_DELIVERY_FAILED' AND member_id = ?", cy.ID); n != 1 {

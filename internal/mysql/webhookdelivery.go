@@ -38,9 +38,12 @@ func (s *Store) ClaimWebhooks(ctx context.Context, owner string, limit int, leas
 		n := 0
 		for _, status := range []string{"QUEUED", "RETRYING"} {
 			for round := 0; round < claimRounds && n < limit; round++ {
-				var picked []int64
-				err := tx.SelectContext(ctx, &picked, `
-					SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.org_id = d.org_id
+				var picks []struct {
+					ID    int64 `db:"id"`
+					OrgID int64 `db:"org_id"`
+				}
+				err := tx.SelectContext(ctx, &picks, `
+					SELECT d.id, d.org_id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.org_id = d.org_id
 					WHERE d.status = ? AND d.next_attempt_at <= ? AND (d.lease_until IS NULL OR d.lease_until <= ?)
 						AND e.disabled_at IS NULL
 						AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p
@@ -50,14 +53,23 @@ func (s *Store) ClaimWebhooks(ctx context.Context, owner string, limit int, leas
 				if err != nil {
 					return fmt.Errorf("pick %s webhook deliveries: %w", status, err)
 				}
-				if len(picked) == 0 {
+				if len(picks) == 0 {
 					break
+				}
+				// The organizations are named too (docs/scaling.md), as
+				// the outbox claim does; the rows are found by primary key.
+				picked, orgs := make([]int64, len(picks)), make([]int64, 0, len(picks))
+				for i, p := range picks {
+					picked[i] = p.ID
+					if !slices.Contains(orgs, p.OrgID) {
+						orgs = append(orgs, p.OrgID)
+					}
 				}
 				slices.Sort(picked)
 				query, args, err := sqlx.In(`
 					UPDATE webhook_deliveries SET leased_by = ?, lease_until = ?, lease_token = ?
-					WHERE id IN (?) AND status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)`,
-					owner, now.Add(lease), token, picked, status, now, now)
+					WHERE id IN (?) AND org_id IN (?) AND status = ? AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)`,
+					owner, now.Add(lease), token, picked, orgs, status, now, now)
 				if err != nil {
 					return err
 				}
@@ -106,33 +118,29 @@ func (s *Store) ClaimWebhooks(ctx context.Context, owner string, limit int, leas
 }
 
 // lockDelivery locks a delivery owner holds, or returns ErrLeaseLost.
-func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, id int64, owner string) (orgID, endpointID int64, err error) {
-	var r struct {
-		OrgID      int64 `db:"org_id"`
-		EndpointID int64 `db:"endpoint_id"`
-	}
-	err = tx.GetContext(ctx, &r, `
-		SELECT org_id, endpoint_id FROM webhook_deliveries
-		WHERE id = ? AND leased_by = ? AND status IN ('QUEUED', 'RETRYING') FOR UPDATE`, id, owner)
+func (s *Store) lockDelivery(ctx context.Context, tx *sqlx.Tx, orgID, id int64, owner string) (endpointID int64, err error) {
+	err = tx.GetContext(ctx, &endpointID, `
+		SELECT endpoint_id FROM webhook_deliveries
+		WHERE org_id = ? AND id = ? AND leased_by = ? AND status IN ('QUEUED', 'RETRYING') FOR UPDATE`, orgID, id, owner)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, 0, fmt.Errorf("webhook delivery %d: %w", id, ErrLeaseLost)
+		return 0, fmt.Errorf("webhook delivery %d: %w", id, ErrLeaseLost)
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("lock webhook delivery %d: %w", id, err)
+		return 0, fmt.Errorf("lock webhook delivery %d: %w", id, err)
 	}
-	return r.OrgID, r.EndpointID, nil
+	return endpointID, nil
 }
 
-// MarkWebhook records an attempt on a delivery owner holds: delivered when
+// MarkWebhook records an attempt on a delivery of the organization's that owner holds: delivered when
 // a.Error is empty; otherwise RETRYING until next, or FAILED when next is
 // zero. A failure starts (or continues) its endpoint's failing streak and
 // a success ends it; an endpoint whose streak has lasted
 // member.WebhookDisableAfter is disabled, and its deliveries that wait
 // fail with it.
-func (s *Store) MarkWebhook(ctx context.Context, id int64, owner string, a member.WebhookAttempt, next time.Time) error {
+func (s *Store) MarkWebhook(ctx context.Context, orgID, id int64, owner string, a member.WebhookAttempt, next time.Time) error {
 	at := a.At.UTC()
 	return s.inTx(ctx, func(tx *sqlx.Tx) error {
-		orgID, endpointID, err := s.lockDelivery(ctx, tx, id, owner)
+		endpointID, err := s.lockDelivery(ctx, tx, orgID, id, owner)
 		if err != nil {
 			return err
 		}
@@ -234,7 +242,7 @@ func (s *Store) SweepBindingFailures(ctx context.Context, limit int) (int, error
 		FROM bindings b
 			JOIN webhook_endpoints e ON e.org_id = b.org_id AND e.disabled_at IS NULL
 				AND FIND_IN_SET('BINDING_FAILED', e.events) > 0 AND e.created_at <= b.link_expires_at
-			LEFT JOIN webhook_binding_failures f ON f.binding_id = b.id
+			LEFT JOIN webhook_binding_failures f ON f.org_id = b.org_id AND f.binding_id = b.id
 		WHERE b.state IN ('PENDING', 'FAILED') AND b.unsent_links = 0
 			AND b.link_expires_at <= ? AND b.link_expires_at > ? AND f.binding_id IS NULL
 		ORDER BY b.link_expires_at LIMIT ?`, now, now.Add(-bindingFailureWindow), limit)

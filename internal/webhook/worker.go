@@ -26,7 +26,7 @@ type Queue interface {
 	// ClaimWebhooks leases up to limit due deliveries to owner until now+lease (a conditional UPDATE read back by a token), with their endpoint's URL and secret; one member's deliveries to one endpoint only in order.
 	ClaimWebhooks(ctx context.Context, owner string, limit int, lease time.Duration) ([]member.WebhookMessage, error)
 	// MarkWebhook records an attempt: delivered when a.Error is empty, else RETRYING until next, or FAILED when next is zero; it keeps the endpoint's failing streak and disables it after member.WebhookDisableAfter.
-	MarkWebhook(ctx context.Context, id int64, owner string, a member.WebhookAttempt, next time.Time) error
+	MarkWebhook(ctx context.Context, orgID, id int64, owner string, a member.WebhookAttempt, next time.Time) error
 	// ReleaseWebhooks gives back deliveries owner holds, due at once: those of ids, or all.
 	ReleaseWebhooks(ctx context.Context, owner string, ids ...int64) error
 	// SweepBindingFailures emits the binding.failed events that are due, once each across every instance, and returns how many it emitted.
@@ -249,7 +249,7 @@ func (w *Worker) deliver(ctx context.Context, m member.WebhookMessage) {
 	default:
 		log.Info("webhook delivery will be retried", "status", a.ResponseCode, "err", a.Error, "next_attempt_at", next)
 	}
-	if err := w.o.Queue.MarkWebhook(actx, m.ID, w.o.Owner, a, next); err != nil {
+	if err := w.o.Queue.MarkWebhook(actx, m.OrgID, m.ID, w.o.Owner, a, next); err != nil {
 		log.Error("record webhook attempt", "err", err)
 	}
 }
