@@ -133,9 +133,11 @@ func (s *Store) checkWebhookURL(ctx context.Context, url string) error {
 // and its secret.
 func (s *Store) CreateWebhookEndpoint(ctx context.Context, orgID int64, url string, events []member.WebhookEventType) (*member.WebhookEndpoint, string, error) {
 	url = strings.TrimSpace(url)
-	events, derr := member.CheckWebhookEvents(events)
-	if err := s.checkWebhookURL(ctx, url); err != nil || derr != nil {
-		return nil, "", errors.Join(err, errOrNil(derr))
+	if events == nil {
+		events = []member.WebhookEventType{} // none given: refused
+	}
+	if err := s.checkEndpoint(ctx, &url, &events); err != nil {
+		return nil, "", err
 	}
 	secret, sealed, err := s.newWebhookSecret(orgID)
 	if err != nil {
@@ -155,12 +157,23 @@ func (s *Store) CreateWebhookEndpoint(ctx context.Context, orgID int64, url stri
 	return &member.WebhookEndpoint{ID: id, OrgID: orgID, URL: url, Events: events, CreatedAt: now, UpdatedAt: now}, secret, nil
 }
 
-// errOrNil keeps a nil *member.Error from becoming a non-nil error.
-func errOrNil(e *member.Error) error {
-	if e == nil {
-		return nil
+// checkEndpoint checks an endpoint's URL and events, those given (nil
+// keeps each), and returns every field at fault at once (member.Errors).
+// The events come back checked (without repeats, in the schema's order).
+func (s *Store) checkEndpoint(ctx context.Context, url *string, events *[]member.WebhookEventType) error {
+	var urlErr, eventsErr *member.Error
+	if url != nil {
+		if err := s.checkWebhookURL(ctx, *url); err != nil {
+			var ok bool
+			if urlErr, ok = member.AsError(err); !ok {
+				return err
+			}
+		}
 	}
-	return e
+	if events != nil && *events != nil {
+		*events, eventsErr = member.CheckWebhookEvents(*events)
+	}
+	return member.JoinErrors(urlErr, eventsErr)
 }
 
 func webhookNotFound() error {
@@ -184,18 +197,11 @@ func (s *Store) lockEndpoint(ctx context.Context, tx *sqlx.Tx, orgID, id int64) 
 // each) and enables it again: an update is how an organization says it
 // fixed its receiver.
 func (s *Store) UpdateWebhookEndpoint(ctx context.Context, orgID, id int64, url *string, events []member.WebhookEventType) (*member.WebhookEndpoint, error) {
-	var errs []error
 	if url != nil {
 		u := strings.TrimSpace(*url)
 		url = &u
-		errs = append(errs, s.checkWebhookURL(ctx, u))
 	}
-	if events != nil {
-		var derr *member.Error
-		events, derr = member.CheckWebhookEvents(events)
-		errs = append(errs, errOrNil(derr))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := s.checkEndpoint(ctx, url, &events); err != nil {
 		return nil, err
 	}
 	var e *member.WebhookEndpoint

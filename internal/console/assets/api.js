@@ -66,6 +66,20 @@ mutation Console_revokeApiKey($input: RevokeApiKeyInput!) {
   revokeApiKey(input: $input) { apiKey { ${apiKeyFields} } userErrors { code message field } }
 }`;
 
+const webhookFields = 'id url events enabled disabledAt failingSince deliveries(first: 5) { webhookId type status attempts createdAt lastError responseCode }';
+
+const webhooksQuery = `
+query ConsoleWebhooks {
+  organization { id webhookEndpoints { ${webhookFields} } }
+}`;
+
+const webhookMutations = {
+  createWebhookEndpoint: ['CreateWebhookEndpointInput', 'secret'],
+  rotateWebhookSecret: ['WebhookEndpointInput', 'secret'],
+  updateWebhookEndpoint: ['UpdateWebhookEndpointInput', ''],
+  deleteWebhookEndpoint: ['WebhookEndpointInput', ''],
+};
+
 /** mutations maps each mutation the console uses to its input type. */
 const mutations = {
   createMember: 'CreateMemberInput',
@@ -169,4 +183,30 @@ ${memberFields}`;
     const data = await this.request(revokeApiKeyMutation, { input: { id } });
     return data.revokeApiKey;
   }
+
+  /** webhookEndpoints reads the organization's webhook endpoints, newest first. */
+  async webhookEndpoints() {
+    const data = await this.request(webhooksQuery, {});
+    return data.organization.webhookEndpoints;
+  }
+
+  /**
+   * webhookMutation runs one of the webhook mutations: { endpoint, userErrors }
+   * and, for those that make one, the secret. Like createApiKey, those are
+   * never sent with an Idempotency-Key.
+   */
+  async webhookMutation(name, input) {
+    const [type, secret] = webhookMutations[name];
+    const query = `mutation Console_${name}($input: ${type}!) { ${name}(input: $input) { endpoint { ${webhookFields} } ${secret} userErrors { code message field } } }`;
+    const data = await this.request(query, { input });
+    return data[name];
+  }
+
+  createWebhookEndpoint(url, events) { return this.webhookMutation('createWebhookEndpoint', { url, events }); }
+
+  rotateWebhookSecret(id) { return this.webhookMutation('rotateWebhookSecret', { id }); }
+
+  updateWebhookEndpoint(input) { return this.webhookMutation('updateWebhookEndpoint', input); }
+
+  deleteWebhookEndpoint(id) { return this.webhookMutation('deleteWebhookEndpoint', { id }); }
 }

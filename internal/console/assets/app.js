@@ -7,6 +7,7 @@ import { applyStatic, initLang, lang, sentence, setLang, t } from './i18n.js';
 import { closeDialog, emailEl, initDialog, showAlert, statusBadge, timeEl } from './ui.js';
 import { openBindFlow, openCreate, openDetails, openRemove } from './dialogs.js';
 import { openKeys } from './keys.js';
+import { openWebhooks } from './webhooks.js';
 
 /** keyStorage is the sessionStorage entry holding the API key. */
 const keyStorage = 'memberbind.console.apiKey';
@@ -423,6 +424,7 @@ function wire() {
   $('create-member').addEventListener('click', (ev) => openCreate(app, 'CREATED', ev.currentTarget));
   $('invite-member').addEventListener('click', (ev) => openCreate(app, 'INVITED', ev.currentTarget));
   $('api-keys').addEventListener('click', (ev) => openKeys(app, ev.currentTarget));
+  $('webhooks').addEventListener('click', (ev) => openWebhooks(app, ev.currentTarget));
 
   $('filters').addEventListener('submit', (ev) => {
     ev.preventDefault();
