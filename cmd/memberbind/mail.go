@@ -50,6 +50,6 @@ func startWorker(ctx context.Context, cfg config, smtpURL, publicURL string, st 
 		sender.Close()
 		done <- err
 	}()
-	waitWebhooks := startWebhooks(ctx, cfg, st, log)
+	waitWebhooks := startWebhooks(ctx, cfg, st, reg, log)
 	return func() error { return errors.Join(<-done, waitWebhooks()) }, nil
 }

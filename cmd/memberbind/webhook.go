@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"memberbind/internal/metrics"
 	"memberbind/internal/mysql"
 	"memberbind/internal/webhook"
 )
@@ -44,13 +45,14 @@ func webhookConfig(cfg config) (mysql.WebhookConfig, error) {
 // startWebhooks starts delivering webhooks until ctx ends, when the store
 // can open endpoint secrets, and returns the function that waits for the
 // worker to finish.
-func startWebhooks(ctx context.Context, cfg config, st *mysql.Store, log *slog.Logger) func() error {
+func startWebhooks(ctx context.Context, cfg config, st *mysql.Store, reg *metrics.Registry, log *slog.Logger) func() error {
 	if st.Webhooks.Cipher == nil {
 		log.Info("webhooks off: " + envWebhookKey + " is not set")
 		return func() error { return nil }
 	}
 	w := webhook.NewWorker(webhook.Options{
 		Queue: st, Guard: &webhook.Guard{AllowPrivate: cfg.WebhookAllowPrivate}, Now: cfg.Now, Logger: log,
+		OnAttempt: reg.WebhookAttempt,
 	})
 	log.Info("webhook worker started", "owner", w.Owner(), "allow_private", cfg.WebhookAllowPrivate)
 	done := make(chan error, 1)

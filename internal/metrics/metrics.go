@@ -65,6 +65,7 @@ type Registry struct {
 	mailFailures *prometheus.CounterVec
 	activations  prometheus.Counter
 	txRetries    prometheus.Counter
+	webhooks     *prometheus.CounterVec
 
 	mu      sync.Mutex
 	opNames map[string]struct{}
@@ -104,12 +105,19 @@ func New(o Options) *Registry {
 			Name: "memberbind_store_transaction_retries_total",
 			Help: "Database transactions run again after losing a race for locks (deadlock, lock wait timeout, certification failure).",
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "memberbind_webhook_attempts_total",
+			Help: "Webhook delivery attempts, by result: delivered, retry (failed, tried again later) or failed (given up).",
+		}, []string{"result"}),
 		opNames: map[string]struct{}{},
+	}
+	for _, result := range []string{"delivered", "retry", "failed"} {
+		r.webhooks.WithLabelValues(result)
 	}
 	for _, kind := range []string{"temporary", "permanent"} {
 		r.mailFailures.WithLabelValues(kind) // exported at 0 from the start, so that rate() sees the first failure
 	}
-	r.reg.MustRegister(r.httpRequests, r.httpDuration, r.operations, r.mailSent, r.mailFailures, r.activations, r.txRetries,
+	r.reg.MustRegister(r.httpRequests, r.httpDuration, r.operations, r.mailSent, r.mailFailures, r.activations, r.txRetries, r.webhooks,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -186,6 +194,10 @@ func (r *Registry) MailFailed(temporary bool) {
 
 // Activation counts a binding activated.
 func (r *Registry) Activation() { r.activations.Inc() }
+
+// WebhookAttempt counts a webhook delivery attempt by its result
+// (webhook.Options.OnAttempt).
+func (r *Registry) WebhookAttempt(result string) { r.webhooks.WithLabelValues(result).Inc() }
 
 // TransactionRetry counts a store transaction run again (Store.OnRetry).
 func (r *Registry) TransactionRetry(error) { r.txRetries.Inc() }

@@ -79,6 +79,9 @@ type Options struct {
 	Now    func() time.Time
 	Jitter func() float64
 	Logger *slog.Logger
+	// OnAttempt, when set, is called after each attempt with its result:
+	// "delivered", "retry" or "failed" (for metrics).
+	OnAttempt func(result string)
 }
 
 // Worker delivers webhook deliveries until its context ends. Several
@@ -241,13 +244,19 @@ func (w *Worker) deliver(ctx context.Context, m member.WebhookMessage) {
 	a := w.Attempt(actx, m)
 	next := w.next(m, a)
 	log := w.o.Logger.With("webhook_id", m.MessageID, "endpoint", m.EndpointID, "type", m.Type.Name(), "attempt", m.Attempts+1)
+	result := "retry"
 	switch {
 	case a.Error == "":
+		result = "delivered"
 		log.Info("webhook delivered", "status", a.ResponseCode)
 	case next.IsZero():
+		result = "failed"
 		log.Warn("webhook delivery failed", "status", a.ResponseCode, "err", a.Error)
 	default:
 		log.Info("webhook delivery will be retried", "status", a.ResponseCode, "err", a.Error, "next_attempt_at", next)
+	}
+	if w.o.OnAttempt != nil {
+		w.o.OnAttempt(result)
 	}
 	if err := w.o.Queue.MarkWebhook(actx, m.OrgID, m.ID, w.o.Owner, a, next); err != nil {
 		log.Error("record webhook attempt", "err", err)
