@@ -319,11 +319,17 @@ func (s *Store) WebhookDeliveries(ctx context.Context, orgID int64, endpointIDs 
 	parts := make([]string, len(endpointIDs))
 	args := make([]any, 0, 3*len(endpointIDs))
 	for i, id := range endpointIDs {
-		parts[i] = `(SELECT ` + deliveryColumns + ` FROM webhook_deliveries d WHERE d.org_id = ? AND d.endpoint_id = ? ORDER BY d.id DESC LIMIT ?)`
+		parts[i] = `SELECT ` + deliveryColumns + ` FROM webhook_deliveries d WHERE d.org_id = ? AND d.endpoint_id = ? ORDER BY d.id DESC LIMIT ?`
 		args = append(args, orgID, id, first)
 	}
+	query := parts[0]
+	if len(parts) > 1 {
+		// Each part's ORDER BY and LIMIT hold within its parentheses.
+		// (go-mysql-server refuses a lone SELECT in parentheses.)
+		query = "(" + strings.Join(parts, ") UNION ALL (") + ")"
+	}
 	var rows []deliveryRow
-	if err := s.db.SelectContext(ctx, &rows, strings.Join(parts, " UNION ALL "), args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("read webhook deliveries: %w", err)
 	}
 	for _, r := range rows {
