@@ -203,3 +203,56 @@ func TestCrashMidDelivery(t *testing.T) {
 	}
 	t.Logf("%d deliveries, %d in flight at the kill, %d repeated", n, inFlight, dup)
 }
+
+// TestPerEndpointConcurrency: a worker with room for 16 attempts sends at
+// most PerEndpoint of them to one endpoint at a time.
+func TestPerEndpointConcurrency(t *testing.T) {
+	t.Parallel()
+	const n, per = 8, 2
+	f := newFixture(t, nil)
+	f.organization()
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	release := make(chan struct{})
+	rc := newReceiver(t, time.Now, func(int, *http.Request) int {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		<-release
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return 200
+	})
+	f.endpoint(rc.URL)
+	for i := range n {
+		f.removal(fmt.Sprintf("member %d", i))
+	}
+	w := webhook.NewWorker(webhook.Options{Queue: f.st, Guard: &webhook.Guard{AllowPrivate: true}, Concurrency: 16, PerEndpoint: per})
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.DeliverDue(context.Background())
+		done <- err
+	}()
+	for left := n; left > 0; left-- {
+		testenv.Eventually(t, 30*time.Second, "requests in flight", func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if inFlight < min(per, left) {
+				return fmt.Errorf("%d in flight", inFlight)
+			}
+			return nil
+		})
+		release <- struct{}{}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if most != per {
+		t.Errorf("at most %d requests in flight to the endpoint, want %d", most, per)
+	}
+	if got := testenv.Count(t, f.st.DB(), "webhook_deliveries", "status = 'DELIVERED'"); got != n {
+		t.Errorf("%d delivered, want %d", got, n)
+	}
+}
