@@ -126,7 +126,7 @@ func seed(ctx context.Context, db *sqlx.DB, s seedSpec) (seeded, error) {
 	}
 	ts := func(t time.Time) string { return "'" + t.Format("2006-01-02 15:04:05.000000") + "'" }
 
-	// The members' counts (migration 0011), as the store keeps them: by
+	// The members' counts (migration 0009), as the store keeps them: by
 	// current binding state and slot (the member id modulo 16).
 	type countKey struct {
 		state string

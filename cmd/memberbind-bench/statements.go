@@ -63,7 +63,7 @@ const (
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL`
 	// sqlCountMembers is internal/mysql/count.go membersCount, the
 	// total of Members without a filter: the organization's counters
-	// (migration 0011). Its arguments are the org id and 0 (not removed).
+	// (migration 0009). Its arguments are the org id and 0 (not removed).
 	sqlCountMembers = `SELECT CAST(COALESCE(SUM(n), 0) AS SIGNED) FROM member_counts WHERE org_id = ? AND removed = ?`
 	// sqlPageMembers is internal/mysql/member.go Members, the page.
 	sqlPageMembers = memberSelect + ` WHERE m.org_id = ? AND m.removed_at IS NULL ORDER BY m.id DESC LIMIT ?`
