@@ -81,7 +81,12 @@ func (b *bench) scale(ctx context.Context) error {
 
 func (b *bench) scaleRun(ctx context.Context, bin, dir string, s scaleSetup) (string, error) {
 	env := func(dsn string) []string {
-		e := []string{"MEMBERBIND_DATABASE_DSN=" + dsn, "MEMBERBIND_SMTP_URL=" + b.mailpit.SMTPURL}
+		// Several instances on one machine: no admin listeners (they
+		// would share a port); the links are never opened; the bench
+		// binds more than an organization's default hourly mail budget.
+		e := []string{"MEMBERBIND_DATABASE_DSN=" + dsn, "MEMBERBIND_SMTP_URL=" + b.mailpit.SMTPURL,
+			"MEMBERBIND_PUBLIC_URL=http://bench.invalid", "MEMBERBIND_ADMIN_LISTEN=off",
+			"MEMBERBIND_MAILS_PER_ORG_HOUR=1000000"}
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "MEMBERBIND_") {
 				e = append(e, kv)
