@@ -35,6 +35,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Organization() OrganizationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	WebhookEndpoint() WebhookEndpointResolver
 }
 
@@ -188,6 +189,10 @@ type ComplexityRoot struct {
 		SubmittedAt            func(childComplexity int) int
 	}
 
+	Subscription struct {
+		MemberChanged func(childComplexity int) int
+	}
+
 	UserError struct {
 		Code    func(childComplexity int) int
 		Field   func(childComplexity int) int
@@ -272,6 +277,9 @@ type QueryResolver interface {
 	Members(ctx context.Context, first *int, after *string, last *int, before *string, filter *model.MemberFilter) (*model.MemberConnection, error)
 	Node(ctx context.Context, id string) (model.Node, error)
 	Nodes(ctx context.Context, ids []string) ([]model.Node, error)
+}
+type SubscriptionResolver interface {
+	MemberChanged(ctx context.Context) (<-chan *model.Member, error)
 }
 type WebhookEndpointResolver interface {
 	ID(ctx context.Context, obj *member.WebhookEndpoint) (string, error)
@@ -957,6 +965,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SecurityInfo.SubmittedAt(childComplexity), true
 
+	case "Subscription.memberChanged":
+		if e.ComplexityRoot.Subscription.MemberChanged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.MemberChanged(childComplexity), true
+
 	case "UserError.code":
 		if e.ComplexityRoot.UserError.Code == nil {
 			break
@@ -1204,6 +1219,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1239,6 +1271,7 @@ carries (Authorization: Bearer mb_...).
 schema {
   query: Query
   mutation: Mutation
+  subscription: Subscription
 }
 
 "An instant, in RFC 3339 with fractional seconds, always UTC."
@@ -1552,6 +1585,25 @@ enum MemberEventKind {
   REMOVED
   "The member signed in to its account with a link mailed to its login email."
   SIGNED_IN
+}
+
+"""
+Live updates, over the graphql-transport-ws protocol on /graphql (a
+websocket; the API key goes in connection_init's payload as
+{"Authorization": "Bearer mb_..."}).
+"""
+type Subscription {
+  """
+  Every change of a member of the organization, as the member stands after
+  it, made through any instance of the service: created, bound, modified,
+  link sent or resent, mail delayed or failed, activated, rebound, removed
+  (removedAt set), signed in. A change arrives within about a second; several
+  changes of one member in that time arrive as its newest state. The
+  subscription ends with an UNAUTHENTICATED error when its API key is
+  revoked. An API key holds at most a few subscriptions per server
+  (TOO_MANY_SUBSCRIPTIONS beyond).
+  """
+  memberChanged: Member!
 }
 
 type Mutation {
@@ -5320,6 +5372,38 @@ func (ec *executionContext) fieldContext_SecurityInfo_delivery(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Subscription_memberChanged(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_memberChanged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().MemberChanged(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Member) graphql.Marshaler {
+			return ec.marshalNMember2ᚖmemberbindᚋgraphᚋmodelᚐMember(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_memberChanged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Member(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8674,6 +8758,26 @@ func (ec *executionContext) _SecurityInfo(ctx context.Context, sel ast.Selection
 	}
 
 	return out
+}
+
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "memberChanged":
+		return ec._Subscription_memberChanged(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
 }
 
 var userErrorImplementors = []string{"UserError"}

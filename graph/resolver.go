@@ -11,4 +11,6 @@ import (
 // organization travels in its context.
 type Resolver struct {
 	Service member.Service
+	// Live serves the memberChanged subscription; nil refuses it.
+	Live *Live
 }

@@ -185,6 +185,19 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []string) ([]model.Node, 
 	return r.nodes(ctx, ids)
 }
 
+// MemberChanged is the resolver for the memberChanged field.
+func (r *subscriptionResolver) MemberChanged(ctx context.Context) (<-chan *model.Member, error) {
+	c := callerOf(ctx)
+	if c == nil || r.Live == nil {
+		return nil, member.ErrUnauthenticated
+	}
+	sub, err := r.Live.add(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return r.follow(ctx, sub), nil
+}
+
 // ID is the resolver for the id field.
 func (r *webhookEndpointResolver) ID(ctx context.Context, obj *member.WebhookEndpoint) (string, error) {
 	return model.EncodeID(model.KindWebhook, obj.ID), nil
@@ -210,6 +223,9 @@ func (r *Resolver) Organization() OrganizationResolver { return &organizationRes
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
 // WebhookEndpoint returns WebhookEndpointResolver implementation.
 func (r *Resolver) WebhookEndpoint() WebhookEndpointResolver { return &webhookEndpointResolver{r} }
 
@@ -219,5 +235,6 @@ type (
 	mutationResolver        struct{ *Resolver }
 	organizationResolver    struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
+	subscriptionResolver    struct{ *Resolver }
 	webhookEndpointResolver struct{ *Resolver }
 )

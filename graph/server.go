@@ -88,6 +88,12 @@ type Options struct {
 	// name ("" if anonymous) and whether it answered without errors. For
 	// metrics.
 	OnOperation func(ctx context.Context, name string, ok bool)
+	// Live serves the memberChanged subscription over websockets on the
+	// same path; nil serves no subscriptions.
+	Live *Live
+	// Origins are the origins besides the server's own whose pages may
+	// open a websocket (MEMBERBIND_CORS_ORIGINS).
+	Origins []string
 }
 
 // DefaultCostInFlight is the default budget of CostInFlight: 2,500 points
@@ -99,7 +105,8 @@ func DefaultCostInFlight() int { return 2500 * runtime.GOMAXPROCS(0) }
 // NewHandler returns the http.Handler of POST (and GET, for queries)
 // /graphql, which keeps to the GraphQL-over-HTTP specification (see
 // negotiate and httpTransport) and takes Apollo's automatic persisted
-// queries. Every request must carry its organization's API key.
+// queries, and, with o.Live, of subscriptions over websockets on the same
+// path. Every request must carry its organization's API key.
 func NewHandler(o Options) http.Handler {
 	h, _ := newHandler(o)
 	return h
@@ -111,7 +118,7 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	cfg := Config{Resolvers: &Resolver{Service: o.Service}}
+	cfg := Config{Resolvers: &Resolver{Service: o.Service, Live: o.Live}}
 	connection := func(child int, first, last *int) int {
 		n := member.DefaultPageSize
 		if first != nil && *first > 0 {
@@ -134,6 +141,9 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(httpTransport{})
+	if o.Live != nil {
+		srv.AddTransport(websocketTransport(o.Service, o.Origins, o.Logger))
+	}
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(MaxTokens)
 	// Persisted queries first: the limits check the document it finds.
@@ -160,7 +170,20 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 	if o.Idempotency == nil {
 		o.Idempotency, _ = o.Service.(member.Idempotency)
 	}
-	return negotiate(authenticate(o.Service, o.Logger, checkBody(persisted, idempotent(o.Idempotency, o.Logger, srv)))), budget
+	h := negotiate(authenticate(o.Service, o.Logger, checkBody(persisted, idempotent(o.Idempotency, o.Logger, srv))))
+	if o.Live == nil {
+		return h, budget
+	}
+	// A websocket authenticates in its connection_init message, which
+	// the transport reads (websocketTransport).
+	ws := serveWebsocket(o.Live, srv)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocket(r) {
+			ws.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}), budget
 }
 
 // limitCost executes an operation once its cost, as the complexity limit

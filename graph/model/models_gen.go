@@ -136,6 +136,12 @@ type SecurityInfoInput struct {
 	Phone string `json:"phone"`
 }
 
+// Live updates, over the graphql-transport-ws protocol on /graphql (a
+// websocket; the API key goes in connection_init's payload as
+// {"Authorization": "Bearer mb_..."}).
+type Subscription struct {
+}
+
 type UpdateWebhookEndpointInput struct {
 	ID string `json:"id"`
 	// The new URL; unchanged when null.

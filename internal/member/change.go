@@ -1,0 +1,35 @@
+package member
+
+import "context"
+
+// Change is one recorded change of a member: every change of a member
+// writes a member event in the transaction that makes it (R12), so the
+// events are the changes, in the order of their ids.
+type Change struct {
+	// Seq is the id of the event that records the change.
+	Seq      int64
+	OrgID    int64
+	MemberID int64
+}
+
+// SeqRange is the sequence numbers From to To, both included.
+type SeqRange struct{ From, To int64 }
+
+// Changes is what live updates (the memberChanged subscription) read: the
+// change log every instance writes, so that a change made through any
+// instance sharing the database reaches the subscribers of all of them,
+// with no broker between them.
+type Changes interface {
+	// LastChange is the sequence number of the newest change recorded,
+	// 0 when there is none.
+	LastChange(ctx context.Context) (int64, error)
+	// ChangesAfter returns, in the order of their sequence numbers, at
+	// most limit changes that are after seq or within one of ranges (the
+	// numbers a reader skipped because they were not committed yet).
+	ChangesAfter(ctx context.Context, seq int64, ranges []SeqRange, limit int) ([]Change, error)
+	// MembersByID is Service.MembersByID: the members as they stand,
+	// removed ones included.
+	MembersByID(ctx context.Context, orgID int64, ids []int64) (map[int64]*Member, error)
+	// RevokedAPIKeys returns which of the API keys of ids are revoked.
+	RevokedAPIKeys(ctx context.Context, ids []int64) (map[int64]bool, error)
+}

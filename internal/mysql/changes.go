@@ -1,0 +1,69 @@
+package mysql
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+
+	"memberbind/internal/member"
+)
+
+// LastChange implements member.Changes: the newest member event's id.
+func (s *Store) LastChange(ctx context.Context) (int64, error) {
+	var id int64
+	if err := s.db.GetContext(ctx, &id, `SELECT COALESCE(MAX(id), 0) FROM member_events`); err != nil {
+		return 0, fmt.Errorf("read the newest member event: %w", err)
+	}
+	return id, nil
+}
+
+// ChangesAfter implements member.Changes on member_events, whose id (its
+// primary key) is the sequence number: one range read of the primary key
+// per range asked for, and one from seq on.
+func (s *Store) ChangesAfter(ctx context.Context, seq int64, ranges []member.SeqRange, limit int) ([]member.Change, error) {
+	var where strings.Builder
+	where.WriteString("id > ?")
+	args := []any{seq}
+	for _, r := range ranges {
+		where.WriteString(" OR id BETWEEN ? AND ?")
+		args = append(args, r.From, r.To)
+	}
+	args = append(args, limit)
+	var rows []struct {
+		ID       int64 `db:"id"`
+		OrgID    int64 `db:"org_id"`
+		MemberID int64 `db:"member_id"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT id, org_id, member_id FROM member_events WHERE `+where.String()+` ORDER BY id LIMIT ?`, args...); err != nil {
+		return nil, fmt.Errorf("read member events after %d: %w", seq, err)
+	}
+	out := make([]member.Change, len(rows))
+	for i, r := range rows {
+		out[i] = member.Change{Seq: r.ID, OrgID: r.OrgID, MemberID: r.MemberID}
+	}
+	return out, nil
+}
+
+// RevokedAPIKeys implements member.Changes.
+func (s *Store) RevokedAPIKeys(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	revoked := map[int64]bool{}
+	if len(ids) == 0 {
+		return revoked, nil
+	}
+	query, args, err := sqlx.In(`SELECT id FROM api_keys WHERE id IN (?) AND revoked_at IS NOT NULL`, ids)
+	if err != nil {
+		return nil, err
+	}
+	var rows []int64
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, fmt.Errorf("read the revocation of %d API keys: %w", len(ids), err)
+	}
+	for _, id := range rows {
+		revoked[id] = true
+	}
+	return revoked, nil
+}
+
+var _ member.Changes = (*Store)(nil)
