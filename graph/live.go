@@ -72,7 +72,7 @@ type LiveOptions struct {
 // Grace (a rolled-back transaction, or another Galera node's id, never
 // fills it). Each number is delivered once: it leaves its gap when read.
 type Live struct {
-	o     LiveOptions
+	o LiveOptions
 	// done ends when Run returns: the live connections close.
 	done context.Context
 	stop context.CancelFunc
@@ -365,4 +365,3 @@ func (r *Resolver) follow(ctx context.Context, sub *liveSub) <-chan *model.Membe
 	}()
 	return ch
 }
-
