@@ -68,6 +68,11 @@ type config struct {
 	// CORSOrigins are the origins (scheme://host[:port]) of the browser
 	// frontends that may call /graphql; empty: none.
 	CORSOrigins []string
+	// SubscriptionsPerKey and SubscriptionsMax bound the memberChanged
+	// subscriptions one API key, and the whole instance, hold open
+	// (graph.LiveOptions).
+	SubscriptionsPerKey int
+	SubscriptionsMax    int
 
 	// WebhookSecretKey seals webhook endpoints' secrets in the database
 	// (AES-256-GCM); nil: an in-memory key on the zero-configuration start
@@ -111,6 +116,8 @@ const (
 	envShutdownDelay   = "MEMBERBIND_SHUTDOWN_DELAY"
 	envWebhookKey      = "MEMBERBIND_WEBHOOK_SECRET_KEY"
 	envWebhookPrivate  = "MEMBERBIND_WEBHOOK_ALLOW_PRIVATE"
+	envSubsPerKey      = "MEMBERBIND_SUBSCRIPTIONS_PER_KEY"
+	envSubsMax         = "MEMBERBIND_SUBSCRIPTIONS_MAX"
 )
 
 // defaultAdminListen is the admin listener's default address: loopback,
@@ -171,6 +178,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		AdminListen:          strings.TrimSpace(getenv(envAdminListen)),
 		LogFormat:            strings.ToLower(strings.TrimSpace(getenv(envLogFormat))),
 		ShutdownDelay:        5 * time.Second,
+		SubscriptionsPerKey:  graph.DefaultSubscriptionsPerKey,
+		SubscriptionsMax:     graph.DefaultSubscriptionsMax,
 	}
 	switch c.AdminListen {
 	case "":
@@ -249,6 +258,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 			c.WebhookAllowPrivate = on
 		}
 	}
+	number(envSubsPerKey, &c.SubscriptionsPerKey, 1)
+	number(envSubsMax, &c.SubscriptionsMax, 1)
 	if v := strings.TrimSpace(getenv(envIntrospection)); v != "" {
 		on, err := strconv.ParseBool(v)
 		if err != nil {

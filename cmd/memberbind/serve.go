@@ -102,7 +102,13 @@ func serve(ctx context.Context, cfg config, log *slog.Logger, stdout io.Writer) 
 	}
 	defer adm.Close()
 
-	handler, err := routes(cfg, publicURL, st, mailbox, reg, log)
+	// One poller of the change log per instance feeds the memberChanged
+	// subscriptions; it stops, and closes their sockets, when serve ends.
+	live := graph.NewLive(graph.LiveOptions{Changes: st, Logger: log, PerKey: cfg.SubscriptionsPerKey, Max: cfg.SubscriptionsMax, Now: cfg.Now})
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	go live.Run(liveCtx, graph.DefaultLiveInterval)
+	handler, err := routes(cfg, publicURL, st, live, mailbox, reg, log)
 	if err != nil {
 		return err
 	}
@@ -241,15 +247,17 @@ func printDevBanner(ctx context.Context, st *mysql.Store, publicURL string, addr
 }
 
 // routes is the public listener's handler: every endpoint, behind the
-// middleware every request goes through, composed here once. mailbox is
+// middleware every request goes through, composed here once. live serves
+// the subscriptions on /graphql. mailbox is
 // the embedded SMTP server of the zero-configuration start, whose mail is
 // shown at /dev/mail; nil otherwise, and then /dev/mail does not exist.
-func routes(cfg config, publicURL string, st *mysql.Store, mailbox *devstack.MailServer, reg *metrics.Registry, log *slog.Logger) (http.Handler, error) {
+func routes(cfg config, publicURL string, st *mysql.Store, live *graph.Live, mailbox *devstack.MailServer, reg *metrics.Registry, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	// Only the API is for other origins' pages; the pages are not.
 	mux.Handle("/graphql", middleware.CORS(cfg.CORSOrigins)(graph.NewHandler(graph.Options{
 		Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight, CostPerOrganization: cfg.GraphQLCostPerOrg,
 		OnOperation: func(_ context.Context, name string, ok bool) { reg.GraphQLOperation(name, ok) },
+		Live: live, Origins: cfg.CORSOrigins,
 	})))
 	mux.Handle(landing.Path, landing.New(landing.Options{Activator: countActivations{st, reg.Activation}, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now}))
 	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: publicURL, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now})
