@@ -49,6 +49,12 @@ query ConsoleMember($id: ID!, $events: Int!, $after: String) {
 }
 ${memberFields}`;
 
+const liveSubscription = `
+subscription ConsoleLive {
+  memberChanged { ...MemberFields removedAt }
+}
+${memberFields}`;
+
 const apiKeyFields = 'id name prefix createdAt lastUsedAt revokedAt';
 
 const apiKeysQuery = `
@@ -209,4 +215,69 @@ ${memberFields}`;
   updateWebhookEndpoint(input) { return this.webhookMutation('updateWebhookEndpoint', input); }
 
   deleteWebhookEndpoint(id) { return this.webhookMutation('deleteWebhookEndpoint', { id }); }
+
+  /**
+   * live subscribes to memberChanged over the graphql-transport-ws
+   * protocol on the endpoint's websocket, and calls onMember with each
+   * member that changed, as it stands. A lost connection is opened again
+   * after a pause that grows to half a minute, and onReconnect is called
+   * once it is back: changes made meanwhile were missed, so the caller
+   * reads again. A refused key (close code 4403) stops it. It returns a
+   * function that stops it.
+   */
+  live(onMember, onReconnect) {
+    const url = new URL(this.endpoint, location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    let socket = null;
+    let stopped = false;
+    let timer = null;
+    let pause = 1000;
+    let opened = false;
+    const connect = () => {
+      socket = new WebSocket(url, 'graphql-transport-ws');
+      socket.onopen = () => {
+        socket.send(JSON.stringify({ type: 'connection_init', payload: { Authorization: `Bearer ${this.getKey()}` } }));
+      };
+      socket.onmessage = (ev) => {
+        let msg;
+        try {
+          msg = JSON.parse(ev.data);
+        } catch {
+          return;
+        }
+        switch (msg.type) {
+          case 'connection_ack':
+            pause = 1000;
+            socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: liveSubscription } }));
+            if (opened && onReconnect) onReconnect();
+            opened = true;
+            break;
+          case 'ping':
+            socket.send(JSON.stringify({ type: 'pong' }));
+            break;
+          case 'next':
+            if (msg.payload && msg.payload.data && msg.payload.data.memberChanged) onMember(msg.payload.data.memberChanged);
+            break;
+          case 'error':
+            // The subscription was refused or ended (a revoked key): the
+            // list still works by reading.
+            stopped = true;
+            socket.close(1000);
+            break;
+          default:
+        }
+      };
+      socket.onclose = (ev) => {
+        if (stopped || ev.code === 4403) return;
+        timer = setTimeout(connect, pause);
+        pause = Math.min(pause * 2, 30000);
+      };
+    };
+    connect();
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      if (socket) socket.close(1000);
+    };
+  }
 }

@@ -27,6 +27,8 @@ const state = {
   seq: 0, // the newest list request; older answers are dropped
   focusAfterLoad: null, // a member id whose row takes the focus once drawn
   toastTimer: null,
+  stopLive: null, // ends the memberChanged subscription
+  reloadTimer: null, // a list read the subscription asked for
 };
 
 const client = new Client(document.body.dataset.endpoint || '/graphql', () => state.key);
@@ -100,9 +102,12 @@ function useKey(key) {
   $('forget-key').hidden = false;
   state.cursors = [null];
   loadList();
+  startLive();
 }
 
 function forgetKey(message) {
+  if (state.stopLive) state.stopLive();
+  state.stopLive = null;
   state.key = null;
   state.conn = null;
   state.seq += 1; // drop answers still on their way
@@ -205,6 +210,41 @@ async function loadList() {
   }
   state.conn = data.members;
   renderList();
+}
+
+// Live updates ----------------------------------------------------------------
+
+/**
+ * startLive follows every change of the organization's members, made here
+ * or anywhere else (another admin, the member confirming its link, the
+ * mail server's answer), so that the list is never stale: a member shown
+ * is redrawn in place; a change that may move members onto or off the
+ * page shown (a new member, a removal, a filter it may no longer match)
+ * reads the page again.
+ */
+function startLive() {
+  if (state.stopLive) state.stopLive();
+  state.stopLive = client.live(onMemberChanged, reloadSoon);
+}
+
+function onMemberChanged(m) {
+  const conn = state.conn;
+  if (!conn) return;
+  const edge = conn.edges.find((e) => e.node.id === m.id);
+  if (edge && !m.removedAt && !filtered()) {
+    edge.node = m;
+    renderList();
+    return;
+  }
+  if (edge || state.cursors.length === 1) reloadSoon();
+}
+
+/** reloadSoon reads the list again, once for a burst of changes. */
+function reloadSoon() {
+  clearTimeout(state.reloadTimer);
+  state.reloadTimer = setTimeout(() => {
+    if (state.key) loadList();
+  }, 200);
 }
 
 /**
