@@ -40,7 +40,10 @@ func newServer(t *testing.T) *server {
 	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
 	st := testenv.Store(t, mysql.Options{Now: clock.Now})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Introspection: true, Logger: slog.New(slog.DiscardHandler)}))
+	// Subscriptions served as a deployment serves them (the console
+	// follows memberChanged); nothing polls, so nothing arrives.
+	live := graph.NewLive(graph.LiveOptions{Changes: st, Now: clock.Now})
+	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Introspection: true, Logger: slog.New(slog.DiscardHandler), Live: live}))
 	h := console.Handler()
 	mux.Handle("/console", h)
 	mux.Handle("/console/", h)
