@@ -64,6 +64,10 @@ type LiveOptions struct {
 // those subscribers. The database is the only thing the instances share,
 // so a change made through any of them reaches the subscribers of all.
 //
+// A pending binding that fails by the clock alone, when its last link
+// expires (R7), writes nothing: each poll also asks for the bindings that
+// failed between its clock's instant and the last poll's.
+//
 // Sequence numbers (AUTO_INCREMENT ids) are taken when a transaction
 // inserts its event and seen when it commits, so a lower one can appear
 // after a higher one was read. A poll reads on from the highest number it
@@ -84,6 +88,7 @@ type Live struct {
 	pollMu sync.Mutex // one poll at a time; guards what follows
 	seq    int64      // the highest sequence number seen
 	gaps   []liveGap  // skipped numbers below seq, oldest first
+	failed time.Time  // bindings that failed up to this instant were seen
 	reset  bool       // seq is not read yet
 }
 
@@ -270,6 +275,26 @@ func (l *Live) Poll(ctx context.Context) error {
 	if len(l.gaps) > maxGaps {
 		l.gaps = slices.Delete(l.gaps, 0, len(l.gaps)-maxGaps)
 	}
+	// A binding that fails by the clock writes no event: look for those
+	// that failed since the last poll, by this instance's clock.
+	if len(orgs) > 0 {
+		expired, upTo, err := l.o.Changes.ExpiredBetween(ctx, l.failed, now, liveBatch)
+		if err != nil {
+			return err
+		}
+		l.failed = upTo
+		for _, c := range expired {
+			if orgs[c.OrgID] == nil {
+				continue
+			}
+			if changed[c.OrgID] == nil {
+				changed[c.OrgID] = map[int64]bool{}
+			}
+			changed[c.OrgID][c.MemberID] = true
+		}
+	} else {
+		l.failed = now
+	}
 
 	for org, ids := range changed {
 		byID, err := l.o.Changes.MembersByID(ctx, org, slices.Sorted(maps.Keys(ids)))
@@ -304,6 +329,7 @@ func (l *Live) start(ctx context.Context) error {
 		return err
 	}
 	l.seq, l.gaps, l.reset = seq, nil, false
+	l.failed = l.o.Now()
 	return nil
 }
 

@@ -402,3 +402,27 @@ func TestMemberChangedEndsWhenKeyRevoked(t *testing.T) {
 }
 
 var _ member.Changes = (*mysql.Store)(nil)
+
+// A binding that fails by the clock alone writes nothing; its subscribers
+// hear of it all the same.
+func TestMemberChangedSeesExpiry(t *testing.T) {
+	e := newLiveEnv(t, graph.LiveOptions{})
+	w, err := dialLive(t, e.url, nil, bearerInit(e.key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.subscribe("1")
+	e.waitSubscriptions(1)
+	id := e.create("Ada")
+	e.bind(id, "ada@example.com")
+	e.deliverAll()
+	e.poll()
+	if m := w.next("1"); m["bindStatus"] != "PENDING" {
+		t.Fatalf("bound: %v", m)
+	}
+	e.clock.Add(member.DefaultPolicy().ActivationTTL + time.Second)
+	e.poll()
+	if m := w.next("1"); m["id"] != id || m["bindStatus"] != "FAILED" {
+		t.Fatalf("expired: %v", m)
+	}
+}

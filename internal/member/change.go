@@ -1,6 +1,9 @@
 package member
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Change is one recorded change of a member: every change of a member
 // writes a member event in the transaction that makes it (R12), so the
@@ -27,6 +30,12 @@ type Changes interface {
 	// most limit changes that are after seq or within one of ranges (the
 	// numbers a reader skipped because they were not committed yet).
 	ChangesAfter(ctx context.Context, seq int64, ranges []SeqRange, limit int) ([]Change, error)
+	// ExpiredBetween returns the members whose pending binding failed by
+	// the clock alone (R7), which writes nothing, after from and at or
+	// before to, at most limit of them in the order they failed, with the
+	// instant the last of them failed (to when there were fewer than
+	// limit). Seq is 0.
+	ExpiredBetween(ctx context.Context, from, to time.Time, limit int) ([]Change, time.Time, error)
 	// MembersByID is Service.MembersByID: the members as they stand,
 	// removed ones included.
 	MembersByID(ctx context.Context, orgID int64, ids []int64) (map[int64]*Member, error)

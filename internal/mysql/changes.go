@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -44,6 +45,31 @@ func (s *Store) ChangesAfter(ctx context.Context, seq int64, ranges []member.Seq
 		out[i] = member.Change{Seq: r.ID, OrgID: r.OrgID, MemberID: r.MemberID}
 	}
 	return out, nil
+}
+
+// ExpiredBetween implements member.Changes, on the bindings_expiry index.
+// A binding that still waits for a mail to go out (unsent_links) has not
+// failed: when that mail is sent or fails, an event says so.
+func (s *Store) ExpiredBetween(ctx context.Context, from, to time.Time, limit int) ([]member.Change, time.Time, error) {
+	var rows []struct {
+		OrgID     int64     `db:"org_id"`
+		MemberID  int64     `db:"member_id"`
+		ExpiresAt time.Time `db:"link_expires_at"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `
+		SELECT org_id, member_id, link_expires_at FROM bindings
+		WHERE link_expires_at > ? AND link_expires_at <= ? AND state = ? AND unsent_links = 0
+		ORDER BY link_expires_at LIMIT ?`, from.UTC(), to.UTC(), string(member.StatePending), limit); err != nil {
+		return nil, time.Time{}, fmt.Errorf("read the bindings that failed after %s: %w", from.UTC().Format(time.RFC3339), err)
+	}
+	out := make([]member.Change, len(rows))
+	for i, r := range rows {
+		out[i] = member.Change{OrgID: r.OrgID, MemberID: r.MemberID}
+	}
+	if len(rows) == limit {
+		return out, rows[len(rows)-1].ExpiresAt.UTC(), nil
+	}
+	return out, to, nil
 }
 
 // RevokedAPIKeys implements member.Changes.
