@@ -179,7 +179,9 @@ func (w *wsClient) errorCode(id string) string {
 	case m.ID == id && m.Type == "error":
 		_ = json.Unmarshal(m.Payload, &errs)
 	case m.ID == id && m.Type == "next":
-		var p struct{ Errors []struct{ Extensions map[string]any } }
+		var p struct {
+			Errors []struct{ Extensions map[string]any }
+		}
 		_ = json.Unmarshal(m.Payload, &p)
 		errs = p.Errors
 		// A subscription refused when it starts answers next, then

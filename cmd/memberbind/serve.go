@@ -257,7 +257,7 @@ func routes(cfg config, publicURL string, st *mysql.Store, live *graph.Live, mai
 	mux.Handle("/graphql", middleware.CORS(cfg.CORSOrigins)(graph.NewHandler(graph.Options{
 		Service: st, Logger: log, Introspection: cfg.GraphQLIntrospection, CostInFlight: cfg.GraphQLCostInFlight, CostPerOrganization: cfg.GraphQLCostPerOrg,
 		OnOperation: func(_ context.Context, name string, ok bool) { reg.GraphQLOperation(name, ok) },
-		Live: live, Origins: cfg.CORSOrigins,
+		Live:        live, Origins: cfg.CORSOrigins,
 	})))
 	mux.Handle(landing.Path, landing.New(landing.Options{Activator: countActivations{st, reg.Activation}, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now}))
 	signIn, err := signin.New(signin.Options{Store: st, Policy: cfg.SignIn, PublicURL: publicURL, Logger: log, TrustedProxies: cfg.TrustedProxies, Now: cfg.Now})
