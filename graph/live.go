@@ -169,7 +169,7 @@ func (l *Live) add(ctx context.Context, c *member.Caller) (*liveSub, error) {
 		return nil, err
 	}
 	// A key revoked after its connection was opened opens nothing more.
-	revoked, err := l.o.Changes.RevokedAPIKeys(ctx, []int64{c.APIKeyID})
+	revoked, err := l.o.Changes.RevokedAPIKeys(ctx, []int64{c.Org.ID}, []int64{c.APIKeyID})
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +306,7 @@ func (l *Live) Poll(ctx context.Context) error {
 			s.push(members, false)
 		}
 	}
-	revoked, err := l.o.Changes.RevokedAPIKeys(ctx, slices.Collect(maps.Keys(keys)))
+	revoked, err := l.o.Changes.RevokedAPIKeys(ctx, slices.Collect(maps.Keys(orgs)), slices.Collect(maps.Keys(keys)))
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ type Changes interface {
 	// MembersByID is Service.MembersByID: the members as they stand,
 	// removed ones included.
 	MembersByID(ctx context.Context, orgID int64, ids []int64) (map[int64]*Member, error)
-	// RevokedAPIKeys returns which of the API keys of ids are revoked.
-	RevokedAPIKeys(ctx context.Context, ids []int64) (map[int64]bool, error)
+	// RevokedAPIKeys returns which of the API keys of keyIDs are
+	// revoked; orgIDs are the organizations they belong to, so that the
+	// read names them.
+	RevokedAPIKeys(ctx context.Context, orgIDs, keyIDs []int64) (map[int64]bool, error)
 }

@@ -73,18 +73,18 @@ func (s *Store) ExpiredBetween(ctx context.Context, from, to time.Time, limit in
 }
 
 // RevokedAPIKeys implements member.Changes.
-func (s *Store) RevokedAPIKeys(ctx context.Context, ids []int64) (map[int64]bool, error) {
+func (s *Store) RevokedAPIKeys(ctx context.Context, orgIDs, keyIDs []int64) (map[int64]bool, error) {
 	revoked := map[int64]bool{}
-	if len(ids) == 0 {
+	if len(keyIDs) == 0 || len(orgIDs) == 0 {
 		return revoked, nil
 	}
-	query, args, err := sqlx.In(`SELECT id FROM api_keys WHERE id IN (?) AND revoked_at IS NOT NULL`, ids)
+	query, args, err := sqlx.In(`SELECT id FROM api_keys WHERE org_id IN (?) AND id IN (?) AND revoked_at IS NOT NULL`, orgIDs, keyIDs)
 	if err != nil {
 		return nil, err
 	}
 	var rows []int64
 	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
-		return nil, fmt.Errorf("read the revocation of %d API keys: %w", len(ids), err)
+		return nil, fmt.Errorf("read the revocation of %d API keys: %w", len(keyIDs), err)
 	}
 	for _, id := range rows {
 		revoked[id] = true
