@@ -2,6 +2,8 @@ package mysql
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -12,9 +14,15 @@ import (
 )
 
 // LastChange implements member.Changes: the newest member event's id.
+// (An aggregate would do, but the embedded engine answers MAX over an
+// empty table with no row at all.)
 func (s *Store) LastChange(ctx context.Context) (int64, error) {
 	var id int64
-	if err := s.db.GetContext(ctx, &id, `SELECT COALESCE(MAX(id), 0) FROM member_events`); err != nil {
+	err := s.db.GetContext(ctx, &id, `SELECT id FROM member_events ORDER BY id DESC LIMIT 1`)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
 		return 0, fmt.Errorf("read the newest member event: %w", err)
 	}
 	return id, nil
