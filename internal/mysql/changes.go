@@ -55,7 +55,8 @@ func (s *Store) ChangesAfter(ctx context.Context, seq int64, ranges []member.Seq
 	return out, nil
 }
 
-// ExpiredBetween implements member.Changes, on the bindings_expiry index.
+// ExpiredBetween implements member.Changes, on the bindings_link_expiry
+// index (migration 0013).
 // A binding that still waits for a mail to go out (unsent_links) has not
 // failed: when that mail is sent or fails, an event says so.
 func (s *Store) ExpiredBetween(ctx context.Context, from, to time.Time, limit int) ([]member.Change, time.Time, error) {

@@ -42,7 +42,7 @@ var orgIDExceptions = []struct{ match, why string }{
 	{"WHERE leased_by = ? AND status IN", "a worker gives back its own leases, on its shard"},
 	{"FROM member_events ORDER BY id DESC LIMIT 1", "live updates follow every organization with a subscriber: a scatter, twice a second per instance"},
 	{"FROM member_events WHERE", "live updates read the change log by its primary key: a scatter of a short range"},
-	{"link_expires_at > ? AND link_expires_at <= ?", "live updates find the bindings failed by the clock on bindings_expiry: a scatter of a short range"},
+	{"link_expires_at > ? AND link_expires_at <= ?", "live updates find the bindings failed by the clock on bindings_link_expiry: a scatter of a short range"},
 	{"AS oldest FROM outbox WHERE status IN", "the backlog gauges count the whole outbox an instance serves: one shard's under Vitess"},
 }
 
