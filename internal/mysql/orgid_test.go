@@ -40,6 +40,8 @@ var orgIDExceptions = []struct{ match, why string }{
 	{"WHERE status = ? AND next_attempt_at <= ?", "the outbox claim's pick: each worker serves one shard and scans its due index there"},
 	{"WHERE o.lease_token = ?", "the claim's read-back, by the lease token it just wrote on its shard"},
 	{"WHERE leased_by = ? AND status IN", "a worker gives back its own leases, on its shard"},
+	{"WHERE d.lease_token = ?", "the webhook claim's read-back, by the lease token it just wrote on its shard"},
+	{"WHERE b.state IN ('PENDING', 'FAILED') AND b.unsent_links = 0", "the binding.failed sweep: each worker serves one shard and scans its expiry index there"},
 	{"FROM member_events ORDER BY id DESC LIMIT 1", "live updates follow every organization with a subscriber: a scatter, twice a second per instance"},
 	{"FROM member_events WHERE", "live updates read the change log by its primary key: a scatter of a short range"},
 	{"link_expires_at > ? AND link_expires_at <= ?", "live updates find the bindings failed by the clock on bindings_link_expiry: a scatter of a short range"},
