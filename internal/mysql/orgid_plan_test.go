@@ -36,7 +36,7 @@ func TestOrgIDKeepsPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	leaseSQL, leaseArgs := in(strings.ReplaceAll(mysql.PackageStatement(t, "UPDATE outbox SET leased_by = ?, lease_until = ?, lease_token = ?"), "<?>", ""),
-		"w", f.clock.Now(), "t", []int64{1, 2, 3}, []int64{org}, "QUEUED", f.clock.Now(), f.clock.Now())
+		"w", f.clock.Now(), "t", []int64{1, 2, 3}, "QUEUED", f.clock.Now(), f.clock.Now())
 	markSQL, markArgs := in(mysql.PackageStatement(t, "SELECT id FROM bindings WHERE id IN (?) AND org_id IN (?)"), []int64{m.Binding.ID}, []int64{org})
 	for _, tc := range []struct {
 		name  string

@@ -38,6 +38,7 @@ var orgIDExceptions = []struct{ match, why string }{
 	{"WHERE k.key_hash = ? AND k.revoked_at IS NULL", "an API key arrives alone: the api_key_hashes lookup vindex finds its shard"},
 	{"FROM api_keys WHERE id = ?", "the operator's command line names a key by id, not an organization: a rare scatter"},
 	{"WHERE status = ? AND next_attempt_at <= ?", "the outbox claim's pick: each worker serves one shard and scans its due index there"},
+	{"UPDATE outbox SET leased_by = ?, lease_until = ?, lease_token = ?", "the claim leases the rows it picked by primary key alone, locked in ascending order (with org_id IN the optimizer locked them in another order, and claims deadlocked), on its own shard"},
 	{"WHERE o.lease_token = ?", "the claim's read-back, by the lease token it just wrote on its shard"},
 	{"WHERE leased_by = ? AND status IN", "a worker gives back its own leases, on its shard"},
 	{"WHERE d.lease_token = ?", "the webhook claim's read-back, by the lease token it just wrote on its shard"},
