@@ -86,7 +86,7 @@ func (b *bench) scaleRun(ctx context.Context, bin, dir string, s scaleSetup) (st
 		// binds more than an organization's default hourly mail budget.
 		e := []string{"MEMBERBIND_DATABASE_DSN=" + dsn, "MEMBERBIND_SMTP_URL=" + b.mailpit.SMTPURL,
 			"MEMBERBIND_PUBLIC_URL=http://bench.invalid", "MEMBERBIND_ADMIN_LISTEN=off",
-			"MEMBERBIND_MAILS_PER_ORG_HOUR=1000000"}
+			"MEMBERBIND_MAILS_PER_ORG_HOUR=1000000", "MEMBERBIND_SHUTDOWN_DELAY=0s"}
 		for _, kv := range os.Environ() {
 			if !strings.HasPrefix(kv, "MEMBERBIND_") {
 				e = append(e, kv)
@@ -164,7 +164,10 @@ func (b *bench) scaleRun(ctx context.Context, bin, dir string, s scaleSetup) (st
 		case <-time.After(30 * time.Second):
 			return "", fmt.Errorf("instance %d did not say where it listens (log: %s)", i+1, tail(logFile.Name()))
 		}
-		if err := waitHTTP(ctx, base+"/readyz", 30*time.Second, exited); err != nil {
+		// /readyz is on the admin listener, which the instances leave off
+		// (they would share its port); serve prints where it listens only
+		// once migrated, so a page of the public listener will do.
+		if err := waitHTTP(ctx, base+"/playground", 30*time.Second, exited); err != nil {
 			return "", fmt.Errorf("instance %d: %w (log: %s)", i+1, err, tail(logFile.Name()))
 		}
 		pids = append(pids, cmd.Process.Pid)
