@@ -543,8 +543,18 @@ func (tb *tourTab) click(scope, label string) {
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Click(tourButton(scope, label))); err != nil {
-		tb.clickFailed(scope, label, err)
+	for {
+		err := chromedp.Do(ctx, chromedp.Click(tourButton(scope, label)))
+		// A live update (memberChanged) may redraw the row between
+		// finding the button and clicking it: click the new one, as a
+		// person would.
+		if err != nil && strings.Contains(err.Error(), "Could not find node with given id") && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			tb.clickFailed(scope, label, err)
+		}
+		return
 	}
 }
 
