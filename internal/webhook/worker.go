@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	mathrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"sync"
@@ -158,9 +159,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		if now := w.o.Now(); now.Sub(lastSweep) >= w.o.Sweep {
 			lastSweep = now
 			if n, err := w.o.Queue.SweepBindingFailures(ctx, 500); err != nil && ctx.Err() == nil {
-				w.o.Logger.Error("webhook sweep for failed bindings", "err", err)
+				w.o.Logger.ErrorContext(ctx, "webhook sweep for failed bindings", "err", err)
 			} else if n > 0 {
-				w.o.Logger.Info("binding.failed events queued", "count", n)
+				w.o.Logger.InfoContext(ctx, "binding.failed events queued", "count", n)
 			}
 		}
 		free := w.o.Concurrency - len(slots)
@@ -169,7 +170,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			var err error
 			msgs, err = w.o.Queue.ClaimWebhooks(ctx, w.o.Owner, free, w.o.Lease)
 			if err != nil && ctx.Err() == nil {
-				w.o.Logger.Error("claim webhook deliveries", "err", err)
+				w.o.Logger.ErrorContext(ctx, "claim webhook deliveries", "err", err)
 			}
 		}
 		for _, m := range msgs {
@@ -288,6 +289,12 @@ func (w *Worker) Attempt(ctx context.Context, m member.WebhookMessage) member.We
 	resp, err := w.client.Do(req)
 	if err != nil {
 		a.Error = err.Error()
+		// The client's error quotes the URL, whose query may hold the
+		// organization's own credentials; the endpoint names it anyway.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			a.Error = ue.Op + " the endpoint: " + ue.Err.Error()
+		}
 		if errors.Is(err, ErrForbiddenAddress) {
 			a.Error = "refused: " + a.Error
 		}
