@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -18,6 +19,9 @@ type row struct {
 	Server string // memberbind's figure
 	Floor  string // the floor's figure, or "—"
 	Ratio  float64
+	// Spread is the ratio's range over the rounds it was measured in,
+	// "0.61–0.66 over 4 rounds", or "" for a figure of one round.
+	Spread string
 	Goal   goal
 }
 
@@ -80,7 +84,20 @@ func (r row) ratio() string {
 	if math.IsNaN(r.Ratio) {
 		return "—"
 	}
+	if r.Spread != "" {
+		return fmt.Sprintf("%.2f (%s)", r.Ratio, r.Spread)
+	}
 	return fmt.Sprintf("%.2f", r.Ratio)
+}
+
+// spread renders the range of ratios measured round by round:
+// "0.61–0.66 over 4 rounds", or "" with fewer than two.
+func spread(ratios []float64) string {
+	if len(ratios) < 2 {
+		return ""
+	}
+	lo, hi := slices.Min(ratios), slices.Max(ratios)
+	return fmt.Sprintf("%.2f–%.2f over %d rounds", lo, hi, len(ratios))
 }
 
 // report is one run's results.
