@@ -166,6 +166,22 @@ fragment MemberFields on Member {
 		delivery { status attempts lastError sentAt } }
 }`
 
+// consoleMemberFragment is the console's MemberFields fragment
+// (internal/console/assets/api.js), which its list and its mutations ask.
+const consoleMemberFragment = `fragment MemberFields on Member {
+	id name memberType remark createdAt bindStatus loginEmail
+	removal { allowed reasons }
+	securityInfo { email countryCode phone status submittedAt activatedAt linkSentAt linkExpiresAt
+		modificationsRemaining nextResendAllowedAt
+		delivery { status attempts lastError sentAt } }
+}`
+
+// consoleBindMutation is the console's own bindSecurityInfo, as api.js
+// sends it: the whole member back, with nextResendAllowedAt, which costs
+// a query after the transaction.
+const consoleBindMutation = `mutation Console_bindSecurityInfo($input: SecurityInfoInput!) { bindSecurityInfo(input: $input) { member { ...MemberFields } userErrors { code message field retryAt } } }
+` + consoleMemberFragment
+
 // bindMutation binds security information and reads back the binding as
 // the transaction left it. It leaves out the resend fields, which would
 // add a query after the transaction (the console asks for them, and pays
