@@ -12,7 +12,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // The media types of a GraphQL-over-HTTP response.
@@ -282,20 +281,46 @@ func persistedQueryHash(extensions map[string]any) string {
 	return h
 }
 
-// wireResponse is a GraphQL response as it goes out: without a data entry
-// when nothing executed, as the GraphQL specification has it for request
-// errors (gqlgen's graphql.Response always writes one).
-type wireResponse struct {
-	Errors     gqlerror.List   `json:"errors,omitempty"`
-	Data       json.RawMessage `json:"data,omitempty"`
-	Extensions map[string]any  `json:"extensions,omitempty"`
+// writeResponse writes a GraphQL response: without a data entry when
+// nothing executed, as the GraphQL specification has it for request
+// errors (gqlgen's graphql.Response always writes one). The data is
+// written as gqlgen wrote it, compact JSON already: encoding the response
+// as a whole would check and copy it once more, a tenth of the CPU of a
+// page of members. Only the errors and extensions, small, are encoded
+// here.
+func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
+	var head, tail []byte
+	head = append(head, '{')
+	if len(resp.Errors) > 0 {
+		head = appendMember(head, "errors", resp.Errors)
+	}
+	if len(resp.Data) > 0 {
+		if len(head) > 1 {
+			head = append(head, ',')
+		}
+		head = append(head, `"data":`...)
+	}
+	if len(resp.Extensions) > 0 {
+		if len(head) > 1 || len(resp.Data) > 0 {
+			tail = append(tail, ',')
+		}
+		tail = appendMember(tail, "extensions", resp.Extensions)
+	}
+	tail = append(tail, '}')
+	w.Header().Set("Content-Length", strconv.Itoa(len(head)+len(resp.Data)+len(tail)))
+	w.WriteHeader(status)
+	_, _ = w.Write(head)
+	_, _ = w.Write(resp.Data)
+	_, _ = w.Write(tail)
 }
 
-func writeResponse(w http.ResponseWriter, status int, resp *graphql.Response) {
-	b, err := json.Marshal(wireResponse{Errors: resp.Errors, Data: resp.Data, Extensions: resp.Extensions})
+// appendMember appends "name":<v as JSON> to b.
+func appendMember(b []byte, name string, v any) []byte {
+	enc, err := json.Marshal(v)
 	if err != nil {
-		panic(fmt.Errorf("encode a GraphQL response: %w", err))
+		panic(fmt.Errorf("encode the %s of a GraphQL response: %w", name, err))
 	}
-	w.WriteHeader(status)
-	_, _ = w.Write(b)
+	b = strconv.AppendQuote(b, name)
+	b = append(b, ':')
+	return append(b, enc...)
 }
