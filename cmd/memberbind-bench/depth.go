@@ -4,15 +4,20 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"memberbind/internal/member"
+	"memberbind/internal/mysql"
 )
 
 // depth is figure 2: one organization with -depth-members members. The
 // page near the end of the list, reached by cursor, against the first
-// page; the first page with its total; a search by exact email.
+// page; the console's first page with its total against the same page
+// without it, and the plans of the totals; a search by exact email.
 func (b *bench) depth(ctx context.Context) error {
 	f, err := b.newFixture(ctx, "depth")
 	if err != nil {
@@ -88,40 +93,22 @@ func (b *bench) depth(ctx context.Context) error {
 		Goal:   goal{Op: "≤", Bound: 1.3},
 	})
 
-	// What a total costs at this size: the same first page with
-	// totalCount, against the count statement alone.
-	samples := min(b.cfg.DepthSamples, 5)
-	counted := gqlBody(membersQuery, map[string]any{"first": first})
-	var withTotal, countOnly []time.Duration
-	for range samples {
-		d, err := timeIt(counted)
+	// The console's own list request, which asks totalCount on every
+	// page, against the same request without it (issue 16: the total
+	// costs at most 0.3 of a page). The total must be the organization's
+	// size: the counters (migration 0009) are what the seed wrote.
+	console := gqlBody(consoleMembersQuery, map[string]any{"first": first})
+	consoleBare := gqlBody(strings.Replace(consoleMembersQuery, "totalCount", "", 1), map[string]any{"first": first})
+	for _, req := range []struct {
+		body  []byte
+		total int // 0: not asked
+	}{{console, b.cfg.DepthMembers}, {consoleBare, 0}} {
+		got, err := c.post(ctx, req.body)
 		if err != nil {
 			return err
 		}
-		withTotal = append(withTotal, d)
-		t0 := time.Now()
-		var n int
-		if err := floorDB.GetContext(ctx, &n, sqlCountMembers, f.orgID, 0); err != nil {
-			return err
-		}
-		countOnly = append(countOnly, time.Since(t0))
-	}
-	b.rep.add(row{
-		Figure: "2 depth",
-		What:   fmt.Sprintf("the first page with `totalCount` of %d members (p50 of %d)", b.cfg.DepthMembers, samples),
-		Server: ms(percentile(withTotal, 50)),
-		Floor:  "the count statement alone (member_counts): " + ms(percentile(countOnly, 50)),
-		Ratio:  ratio(float64(percentile(withTotal, 50)), float64(percentile(countOnly, 50))),
-	})
-
-	// The console's own list request, which asks totalCount on every
-	// page, against the same request without it (issue 16: the total
-	// costs at most 0.3 of a page).
-	console := gqlBody(consoleMembersQuery, map[string]any{"first": first})
-	consoleBare := gqlBody(strings.Replace(consoleMembersQuery, "totalCount", "", 1), map[string]any{"first": first})
-	for _, body := range [][]byte{console, consoleBare} {
-		if _, err := c.post(ctx, body); err != nil {
-			return err
+		if _, err := checkPage(got, first, req.total, every > 0 && every <= 10); err != nil {
+			return fmt.Errorf("ConsoleMembers: %w", err)
 		}
 	}
 	var withCount, without []time.Duration
@@ -145,6 +132,10 @@ func (b *bench) depth(ctx context.Context) error {
 		Ratio:  ratio(float64(percentile(withCount, 50)), float64(percentile(without, 50))),
 		Goal:   goal{Op: "≤", Bound: 1.3},
 	})
+	samples := min(b.cfg.DepthSamples, 5)
+	if err := b.explainCounts(ctx, f, floorDB, s, every, samples); err != nil {
+		return err
+	}
 
 	if every == 0 {
 		return nil
@@ -234,5 +225,83 @@ func exactFloor(ctx context.Context, db *sqlx.DB, orgID int64, email string) err
 	if n != 1 || len(rows) != 1 {
 		return fmt.Errorf("exact match of %s: count %d, %d rows, want 1", email, n, len(rows))
 	}
+	return nil
+}
+
+// explainCounts notes how the store counts a members total at this size:
+// without a filter (the console's list, from the member_counts counters of
+// migration 0009), by status, and with a search by a full email and by a
+// part of a name, which only rows can answer. The statements are the
+// store's own, recorded at the driver under a store of their own (a page
+// of size 0 runs the count alone), then EXPLAINed through the floors'
+// pool; the one without a filter is also timed alone.
+func (b *bench) explainCounts(ctx context.Context, f *fixture, floorDB *sqlx.DB, s seeded, every, samples int) error {
+	rec := &recorder{}
+	db, err := openRecording(ctx, f.dsn, rec)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st := mysql.New(db, mysql.Options{Policy: benchPolicy()})
+	pending := (s.Bound + 1) / 2 // the seed's bound members alternate, PENDING first
+	type countCase struct {
+		what   string
+		filter member.Filter
+		total  int // -1: not checked
+	}
+	cases := []countCase{
+		{"no filter (the console's list)", member.Filter{}, b.cfg.DepthMembers},
+		{"status PENDING", member.Filter{Status: member.StatusPending}, pending},
+	}
+	if every > 0 {
+		email := fmt.Sprintf("m%d@depth.example", s.FirstID)
+		cases = append(cases, countCase{"a search by a full email", member.Filter{Search: email}, 1})
+	}
+	cases = append(cases, countCase{"a search by a part of a name (`Member 000012`)", member.Filter{Search: "Member 000012"}, -1})
+
+	var parts []string
+	for i, c := range cases {
+		rec.take()
+		t0 := time.Now()
+		page, err := st.Members(ctx, f.orgID, c.filter, member.PageQuery{})
+		took := time.Since(t0)
+		if err != nil {
+			return fmt.Errorf("count members, %s: %w", c.what, err)
+		}
+		stmts := rec.take()
+		if len(stmts) != 1 {
+			return fmt.Errorf("count members, %s: the store ran %d statements, want 1", c.what, len(stmts))
+		}
+		if c.total >= 0 && page.Total != c.total {
+			return fmt.Errorf("count members, %s: %d, want %d", c.what, page.Total, c.total)
+		}
+		p, err := explain(ctx, floorDB, stmts[0])
+		if err != nil {
+			return err
+		}
+		part := fmt.Sprintf("%s, %d: %s", c.what, page.Total, p)
+		if i == 0 {
+			// The total the console asks on every page: the statement
+			// itself, whether it reads the counters only, and what it
+			// costs alone.
+			var alone []time.Duration
+			for range samples {
+				var n int
+				d, err := timeSQL(ctx, func() error { return floorDB.GetContext(ctx, &n, stmts[0].Query, stmts[0].Args...) })
+				if err != nil {
+					return err
+				}
+				alone = append(alone, d)
+			}
+			only := slices.Equal(p.tables(), []string{"member_counts"})
+			part = fmt.Sprintf("%s, %d: `%s` — %s; it reads member_counts only: %s; p50 alone %s",
+				c.what, page.Total, strings.Join(strings.Fields(stmts[0].Query), " "), p, yesNo(only), ms(percentile(alone, 50)))
+		} else {
+			part += fmt.Sprintf(" (the count took %s)", ms(took))
+		}
+		parts = append(parts, part)
+	}
+	b.rep.note("How the store counts a members total at %d members (its statements recorded at the driver, EXPLAINed; rows are the optimizer's estimates): %s.",
+		b.cfg.DepthMembers, strings.Join(parts, "; "))
 	return nil
 }
