@@ -4,21 +4,29 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // memory is figure 6: the real binary, built with -tags noembed, started
 // as memberbind is deployed (MEMBERBIND_DATABASE_DSN, MEMBERBIND_SMTP_URL,
-// MEMBERBIND_LISTEN), under the loads of the other figures in turn: reads,
-// binds (whose mail its worker delivers to Mailpit meanwhile) and
-// activations of the links read back from Mailpit. Its peak RSS is the
-// kernel's high-water mark, VmHWM.
+// MEMBERBIND_LISTEN), under the admin console's own load at -clients: its
+// list request (ConsoleMembers, a page of 50 with totalCount), then its
+// bindSecurityInfo (whose mail the binary's worker delivers to Mailpit
+// meanwhile), then activations of the links read back from Mailpit. It
+// runs twice, each time a fresh process: with -read-members members in
+// the organization, then with -depth-members, seeded in bulk as the depth
+// figure's. The peak RSS is the kernel's high-water mark, VmHWM.
 func (b *bench) memory(ctx context.Context) error {
 	dir, err := os.MkdirTemp("", "memberbind-bench-")
 	if err != nil {
@@ -35,21 +43,9 @@ func (b *bench) memory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	adminAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
 	env := []string{
 		"MEMBERBIND_DATABASE_DSN=" + dsn,
 		"MEMBERBIND_SMTP_URL=" + b.mailpit.SMTPURL,
-		"MEMBERBIND_LISTEN=" + addr,
-		// /readyz is on the admin listener only.
-		"MEMBERBIND_ADMIN_LISTEN=" + adminAddr,
-		"MEMBERBIND_PUBLIC_URL=http://" + addr,
 		// The bind load sends more than an organization's default
 		// hourly mail budget.
 		"MEMBERBIND_MAILS_PER_ORG_HOUR=1000000",
@@ -81,25 +77,109 @@ func (b *bench) memory(ctx context.Context) error {
 	if err := db.GetContext(ctx, &orgID, `SELECT id FROM organizations`); err != nil {
 		return err
 	}
-	// Older members to bind, then the newest, half bound, which the reads
-	// page through.
-	bindable, err := seed(ctx, db, seedSpec{OrgID: orgID, Members: max(1000, int(4000*b.cfg.MemDuration.Seconds()))})
+
+	// The first size: the older members unbound, for the binds; the
+	// newest half bound, which the console's first page shows.
+	small := b.cfg.ReadMembers
+	shown := min(1000, small/2)
+	bindable, err := seed(ctx, db, seedSpec{OrgID: orgID, Members: small - shown})
 	if err != nil {
 		return err
 	}
-	if _, err := seed(ctx, db, seedSpec{OrgID: orgID, Members: 1000, BindEvery: 2, Domain: "memory.example"}); err != nil {
+	if _, err := seed(ctx, db, seedSpec{OrgID: orgID, Members: shown, BindEvery: 2, Domain: "memory.example"}); err != nil {
 		return err
 	}
+	m := memoryRun{bin: bin, env: env, dir: dir, db: db, key: key, members: small, bindable: newUnboundPool(bindable.FirstID, bindable.LastID, 0)}
+	if err := b.memoryAt(ctx, m); err != nil {
+		return fmt.Errorf("%d members: %w", small, err)
+	}
+
+	// The second size: as many members as the depth figure's, the newest
+	// bound as many as its (each with its link, mail and email claim).
+	big := b.cfg.DepthMembers
+	if big <= small {
+		return nil
+	}
+	every := 0
+	if b.cfg.DepthBound > 0 {
+		every = max(1, int(math.Round(1/b.cfg.DepthBound)))
+	}
+	t0 := time.Now()
+	more, err := seed(ctx, db, seedSpec{OrgID: orgID, Members: big - small, BindEvery: every, Domain: "memory.example"})
+	if err != nil {
+		return err
+	}
+	b.log.Info("memory organization grown", "members", big, "took", time.Since(t0).Round(time.Millisecond))
+	m.members = big
+	m.bindable = newUnboundPool(more.FirstID, more.LastID, every)
+	if err := b.memoryAt(ctx, m); err != nil {
+		return fmt.Errorf("%d members: %w", big, err)
+	}
+	return nil
+}
+
+// memoryRun is one size of the memory figure.
+type memoryRun struct {
+	bin, dir string
+	env      []string
+	db       *sqlx.DB
+	key      string
+	members  int          // in the organization
+	bindable *unboundPool // its unbound members, for the binds
+}
+
+// unboundPool hands out the ids first..last once each, but those of
+// every every-th member from first (the seed's bound ones; 0: none).
+type unboundPool struct {
+	next        atomic.Int64
+	first, last int64
+	every       int64
+}
+
+func newUnboundPool(first, last int64, every int) *unboundPool {
+	p := &unboundPool{first: first, last: last, every: int64(every)}
+	p.next.Store(first)
+	return p
+}
+
+func (p *unboundPool) take() (int64, error) {
+	for {
+		id := p.next.Add(1) - 1
+		if id > p.last {
+			return 0, errExhausted
+		}
+		if p.every == 0 || (id-p.first)%p.every != 0 {
+			return id, nil
+		}
+	}
+}
+
+// memoryAt starts a fresh memberbind process on m's database, loads it
+// and adds its peak RSS as a row, and its steps as a note.
+func (b *bench) memoryAt(ctx context.Context, m memoryRun) error {
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	adminAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	env := append(slices.Clip(m.env),
+		"MEMBERBIND_LISTEN="+addr,
+		// /readyz is on the admin listener only.
+		"MEMBERBIND_ADMIN_LISTEN="+adminAddr,
+		"MEMBERBIND_PUBLIC_URL=http://"+addr,
+	)
 	if err := b.mailpit.clear(ctx); err != nil {
 		return err
 	}
-
-	logFile, err := os.Create(filepath.Join(dir, "memberbind.log"))
+	logFile, err := os.Create(filepath.Join(m.dir, fmt.Sprintf("memberbind-%d.log", m.members)))
 	if err != nil {
 		return err
 	}
 	defer logFile.Close()
-	cmd := exec.Command(bin, "serve")
+	cmd := exec.Command(m.bin, "serve")
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
@@ -119,36 +199,47 @@ func (b *bench) memory(ctx context.Context) error {
 	hwm := func() int64 { return procField(fmt.Sprintf("/proc/%d/status", pid), "VmHWM") }
 	steps := []string{fmt.Sprintf("started: %s", mib(hwm()))}
 
-	c := newClient(base, key, b.cfg.Clients)
+	c := newClient(base, m.key, b.cfg.Clients)
 	defer c.close()
-	body := gqlBody(membersQuery, map[string]any{"first": 100})
+	const first = 50
+	list := gqlBody(consoleMembersQuery, map[string]any{"first": first})
+	got, err := c.post(ctx, list)
+	if err != nil {
+		return err
+	}
+	if _, err := checkPage(got, first, m.members, true); err != nil {
+		return fmt.Errorf("ConsoleMembers: %w", err)
+	}
 	reads := runLoad(ctx, b.cfg.Clients, b.cfg.MemDuration, func(ctx context.Context, _ int) error {
-		_, err := c.post(ctx, body)
+		_, err := c.post(ctx, list)
 		return err
 	})
 	if s := reads.failed(); s != "" {
 		return fmt.Errorf("reads: %s", s)
 	}
-	steps = append(steps, fmt.Sprintf("after reads of 100 members (%.0f/s): %s", reads.rate(), mib(hwm())))
+	steps = append(steps, fmt.Sprintf("after the console's first page of 50 with `totalCount` (%.0f/s): %s", reads.rate(), mib(hwm())))
 
-	members := newIDPool(bindable.FirstID, bindable.LastID)
 	binds := runLoad(ctx, b.cfg.Clients, b.cfg.MemDuration, func(ctx context.Context, _ int) error {
-		id, err := members.take()
+		id, err := m.bindable.take()
 		if err != nil {
 			return err
 		}
-		_, err = c.mutate(ctx, gqlBody(bindMutation, bindInput(id, bindEmail(id, "memory.example"))))
+		_, err = c.mutate(ctx, gqlBody(consoleBindMutation, bindInput(id, bindEmail(id, "memory.example"))))
 		return err
 	})
 	if s := binds.failed(); s != "" {
 		return fmt.Errorf("binds: %s", s)
 	}
 	t0 := time.Now()
-	if err := drainOutbox(ctx, db, 5*time.Minute); err != nil {
+	if err := drainOutbox(ctx, m.db, 5*time.Minute); err != nil {
 		return err
 	}
-	steps = append(steps, fmt.Sprintf("after %d binds (%.0f/s) and their mail (all sent %s after the last bind): %s",
-		binds.N, binds.rate(), time.Since(t0).Round(time.Millisecond), mib(hwm())))
+	short := ""
+	if binds.Short {
+		short = ", out of unbound members"
+	}
+	steps = append(steps, fmt.Sprintf("after %d of the console's `bindSecurityInfo` (%.0f/s%s) and their mail (all sent %s after the last bind): %s",
+		binds.N, binds.rate(), short, time.Since(t0).Round(time.Millisecond), mib(hwm())))
 
 	tokens, err := b.tokensFromMailpit(ctx, min(binds.N, max(500, int(500*b.cfg.MemDuration.Seconds()))))
 	if err != nil {
@@ -174,13 +265,14 @@ func (b *bench) memory(ctx context.Context) error {
 	}
 	b.rep.add(row{
 		Figure: "6 memory",
-		What:   "peak RSS (VmHWM) of the real binary, built `-tags noembed`, through reads, binds with their mail, and activations",
+		What: fmt.Sprintf("peak RSS (VmHWM) of the real binary, built `-tags noembed`, with %d members: the console's `ConsoleMembers` (50, `totalCount`) and `bindSecurityInfo` at %d clients, the binds' mail, activations",
+			m.members, b.cfg.Clients),
 		Server: mib(peak),
 		Floor:  "—",
 		Ratio:  ratio(0, 0),
 		Goal:   goal{Op: "≤", Bound: 40, Unit: "MB", Value: float64(peak*1024) / 1e6},
 	})
-	b.rep.note("Peak RSS of the real binary (figure 6), step by step: %s.", strings.Join(steps, "; "))
+	b.rep.note("Peak RSS of the real binary (figure 6) with %d members, a fresh process, step by step: %s.", m.members, strings.Join(steps, "; "))
 	return nil
 }
 
