@@ -196,7 +196,14 @@ func (b *bench) memoryAt(ctx context.Context, m memoryRun) error {
 		return fmt.Errorf("memberbind: %w (log: %s)", err, tail(logFile.Name()))
 	}
 	pid := cmd.Process.Pid
-	hwm := func() int64 { return procField(fmt.Sprintf("/proc/%d/status", pid), "VmHWM") }
+	// The kernel sums the RSS it reports from per-CPU counters, which
+	// it reads approximately: two reads of VmHWM may differ by a few
+	// hundred kB the wrong way. The peak is the highest read.
+	var peak int64
+	hwm := func() int64 {
+		peak = max(peak, procField(fmt.Sprintf("/proc/%d/status", pid), "VmHWM"))
+		return peak
+	}
 	steps := []string{fmt.Sprintf("started: %s", mib(hwm()))}
 
 	c := newClient(base, m.key, b.cfg.Clients)
@@ -256,8 +263,7 @@ func (b *bench) memoryAt(ctx context.Context, m memoryRun) error {
 	if s := acts.failed(); s != "" {
 		return fmt.Errorf("activations: %s", s)
 	}
-	peak := hwm()
-	steps = append(steps, fmt.Sprintf("after %d activations (%.0f/s) of links read from the mails: %s", acts.N, acts.rate(), mib(peak)))
+	steps = append(steps, fmt.Sprintf("after %d activations (%.0f/s) of links read from the mails: %s", acts.N, acts.rate(), mib(hwm())))
 
 	stopProcess(cmd, exited)
 	if cmd.ProcessState != nil && !cmd.ProcessState.Success() {
