@@ -163,7 +163,8 @@ func (b *bench) mail(ctx context.Context) error {
 		return err
 	}
 
-	rounds := min(mailRounds, b.cfg.Mails)
+	sizes := splitRounds(b.cfg.Mails, mailRounds)
+	rounds := len(sizes)
 	outbox := newCountingOutbox(f.st)
 	transport := &timedTransport{}
 	var (
@@ -173,8 +174,7 @@ func (b *bench) mail(ctx context.Context) error {
 		waits                            int64
 		waited                           time.Duration
 	)
-	for i := range rounds {
-		n := b.cfg.Mails/rounds + btoi(i < b.cfg.Mails%rounds)
+	for i, n := range sizes {
 		// This round's mails: queued by binds, and rendered for the
 		// floor as the worker renders them (outside both timings).
 		t0 := time.Now()
@@ -470,12 +470,18 @@ func renderQueued(ctx context.Context, st *mysql.Store, n int) (rendered []*goma
 	return rendered, took, st.ReleaseOutbox(ctx, owner)
 }
 
-// btoi is 1 for true.
-func btoi(b bool) int {
-	if b {
-		return 1
+// splitRounds splits n into at most rounds sizes as even as can be, none
+// of them zero.
+func splitRounds(n, rounds int) []int {
+	rounds = min(rounds, n)
+	sizes := make([]int, rounds)
+	for i := range sizes {
+		sizes[i] = n / rounds
+		if i < n%rounds {
+			sizes[i]++
+		}
 	}
-	return 0
+	return sizes
 }
 
 // joinRatios renders ratios as "0.81, 0.79, …".

@@ -240,17 +240,6 @@ func (p plan) tables() []string {
 	return t
 }
 
-// scans reports whether the plan reads a table whole (type ALL) or a whole
-// index (type index).
-func (p plan) scans() bool {
-	for _, r := range p {
-		if r.Type == "ALL" || r.Type == "index" {
-			return true
-		}
-	}
-	return false
-}
-
 func orDash(s string) string {
 	if s == "" {
 		return "—"
