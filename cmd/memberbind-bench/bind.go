@@ -347,9 +347,6 @@ func bindMany(ctx context.Context, f *fixture, members *idPool, n, clients int) 
 	return ctx.Err()
 }
 
-// floorActivateTx is the floor of an activation: the statements of
-// mysql.Store.Activate on a valid link, in one transaction. It skips what
-// is Go and not SQL: judging the link (it is valid) and the page.
 // floorRecount moves a member's count from one state to another, as
 // internal/mysql recount does: the two rows in memberClass order.
 func floorRecount(ctx context.Context, tx *sqlx.Tx, orgID, memberID int64, from, to string) error {
@@ -373,6 +370,15 @@ func floorRecount(ctx context.Context, tx *sqlx.Tx, orgID, memberID int64, from,
 	return nil
 }
 
+// sqlWebhookEndpoints is internal/mysql/webhook.go enqueueWebhook, which
+// an activation's event runs to find the endpoints to tell (none here).
+const sqlWebhookEndpoints = `
+		SELECT id FROM webhook_endpoints
+		WHERE org_id = ? AND disabled_at IS NULL AND FIND_IN_SET(?, events) > 0 AND created_at <= ?`
+
+// floorActivateTx is the floor of an activation: the statements of
+// mysql.Store.Activate on a valid link, in one transaction. It skips what
+// is Go and not SQL: judging the link (it is valid) and the page.
 func floorActivateTx(ctx context.Context, db *sqlx.DB, token string) error {
 	hash := mysql.Hash(token)
 	tx, err := db.BeginTxx(ctx, nil)
@@ -414,6 +420,10 @@ func floorActivateTx(ctx context.Context, db *sqlx.DB, token string) error {
 	}
 	if _, err := tx.ExecContext(ctx, sqlRecordEvent, m.OrgID, m.ID, bd.ID, string(member.EventActivated), string(member.ActorMember),
 		bd.Email, sql.NullString{}, now); err != nil {
+		return err
+	}
+	var endpoints []int64
+	if err := tx.SelectContext(ctx, &endpoints, sqlWebhookEndpoints, m.OrgID, string(member.WebhookMemberActivated), now); err != nil {
 		return err
 	}
 	if err := floorRecount(ctx, tx, m.OrgID, m.ID, "PENDING", "ACTIVATED"); err != nil {

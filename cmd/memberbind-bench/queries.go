@@ -168,6 +168,16 @@ func (b *bench) queries(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// One bind first, not counted: the first of an organization also
+	// reserves a block of its mail budget, in a transaction of its own
+	// (internal/mysql/budget.go), one bind in 64.
+	id0, err := unbound()
+	if err != nil {
+		return err
+	}
+	if _, err := c.mutate(ctx, gqlBody(bindMutation, bindInput(id0, bindEmail(id0, "queries.example")))); err != nil {
+		return err
+	}
 	id1, err := unbound()
 	if err != nil {
 		return err
