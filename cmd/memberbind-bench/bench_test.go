@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,7 +95,7 @@ func TestParseFlagsQuick(t *testing.T) {
 	if c.Mails != 50 {
 		t.Errorf("-mails given with -quick = %d, want 50", c.Mails)
 	}
-	if c.DepthMembers != 20000 || c.Duration != 1500*time.Millisecond {
+	if c.DepthMembers != 20000 || c.Duration != 2*time.Second {
 		t.Errorf("-quick sizes: depth %d, duration %s", c.DepthMembers, c.Duration)
 	}
 	c, err = parseFlags([]string{"-quick", "-o", "B.md", "-only", "read,mail"}, io.Discard)
@@ -127,5 +133,145 @@ func TestMarkdownHasEveryRow(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+func TestAlternateRotatesAndKeepsTurns(t *testing.T) {
+	var order []string
+	fake := func(name string, rates ...float64) side {
+		turn := 0
+		return func(ctx context.Context, warmup, d time.Duration) (result, error) {
+			order = append(order, name)
+			r := result{N: 1, Turns: []float64{rates[turn]}}
+			turn++
+			return r, nil
+		}
+	}
+	res, err := alternate(context.Background(), time.Second, 0, 3,
+		fake("a", 60, 70, 80), fake("b", 100, 100, 100), fake("c", 50, 50, 50))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "b", "c", "b", "c", "a", "c", "a", "b"}; !slices.Equal(order, want) {
+		t.Errorf("turns ran in the order %v, want %v", order, want)
+	}
+	if res[0].N != 3 || len(res[0].Turns) != 3 {
+		t.Errorf("side a merged N %d, turns %v; want 3 and 3", res[0].N, res[0].Turns)
+	}
+	if got, want := spread(turnRatios(res[0], res[1])), "0.60–0.80 over 3 rounds"; got != want {
+		t.Errorf("spread of a over b = %q, want %q", got, want)
+	}
+	if got := spread(turnRatios(res[0], result{})); got != "" {
+		t.Errorf("spread against a side of no turns = %q, want none", got)
+	}
+}
+
+func TestPoolsReserveAndPutBack(t *testing.T) {
+	p := newIDPool(1, 10)
+	first, k := p.reserve(4)
+	if first != 1 || k != 4 {
+		t.Fatalf("reserve(4) = %d, %d; want 1, 4", first, k)
+	}
+	p.putBack(first+1, first+int64(k)) // one used
+	if id, _ := p.take(); id != 2 {
+		t.Errorf("after putting back 3 of 4, take() = %d, want 2", id)
+	}
+	if first, k = p.reserve(100); first != 3 || k != 8 {
+		t.Errorf("reserve(100) = %d, %d; want 3, 8", first, k)
+	}
+	if _, k = p.reserve(1); k != 0 {
+		t.Errorf("reserve of an empty pool gave %d", k)
+	}
+
+	tp := &tokenPool{tokens: []string{"a", "b", "c"}}
+	i, k := tp.reserve(2)
+	tp.putBack(i, i+k) // none used
+	if tok, _ := tp.take(); tok != "a" {
+		t.Errorf("after putting back all of a reservation, take() = %q, want a", tok)
+	}
+	i, _ = tp.reserve(1)
+	if _, err := tp.take(); err != nil {
+		t.Fatal(err)
+	}
+	tp.putBack(i, i+1) // something was taken since: too late
+	if _, err := tp.take(); err == nil {
+		t.Error("putBack after a take gave the taken token back")
+	}
+}
+
+// TestGenerateLoadProtocol speaks the load generator's protocol to it in
+// this process (the bench runs it as a child process): every body is
+// sent once, and a load that runs out of them stops, Short.
+func TestGenerateLoadProtocol(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		seen[string(b)]++
+		mu.Unlock()
+		if r.Header.Get("Authorization") != "Bearer k" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, `{"data":{"userErrors":[]}}`)
+	}))
+	defer srv.Close()
+
+	spec := loadSpec{URL: srv.URL, Header: map[string]string{"Authorization": "Bearer k"}, Need: `"userErrors":[]`,
+		Clients: 3, Warmup: time.Hour, Duration: time.Hour}
+	for i := range 20 {
+		spec.Bodies = append(spec.Bodies, fmt.Sprintf("body %d", i))
+	}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- generateLoad(context.Background(), inR, outW)
+		outW.Close()
+	}()
+	enc, dec := json.NewEncoder(inW), json.NewDecoder(outR)
+	if err := enc.Encode(spec); err != nil {
+		t.Fatal(err)
+	}
+	// An hour of warm-up that runs out of bodies ends at once.
+	var ready loadReady
+	if err := dec.Decode(&ready); err != nil || !ready.Ready {
+		t.Fatalf("ready: %+v, %v", ready, err)
+	}
+	if err := enc.Encode(loadGo{Go: true}); err != nil {
+		t.Fatal(err)
+	}
+	var rep loadReport
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ready.Warm != 20 || rep.N != 0 || !rep.Short || rep.Used != 20 || rep.Errors != 0 {
+		t.Errorf("warm %d, then N %d, short %v, used %d, errors %d; want 20, 0, true, 20, 0", ready.Warm, rep.N, rep.Short, rep.Used, rep.Errors)
+	}
+	for _, b := range spec.Bodies {
+		if seen[b] != 1 {
+			t.Errorf("%q sent %d times, want once", b, seen[b])
+		}
+	}
+}
+
+func TestPostOnceChecksTheAnswer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"errors":[{"message":"no"}]}`)
+	}))
+	defer srv.Close()
+	c := srv.Client()
+	if err := postOnce(context.Background(), c, &loadSpec{URL: srv.URL, Refuse: `"errors":`}, "{}"); err == nil {
+		t.Error("an answer with errors passed Refuse")
+	}
+	if err := postOnce(context.Background(), c, &loadSpec{URL: srv.URL, Need: `"userErrors":[]`}, "{}"); err == nil {
+		t.Error("an answer without userErrors passed Need")
+	}
+	if err := postOnce(context.Background(), c, &loadSpec{URL: srv.URL}, "{}"); err != nil {
+		t.Errorf("a 200 with nothing to check: %v", err)
 	}
 }

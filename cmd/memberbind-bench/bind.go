@@ -18,6 +18,10 @@ import (
 	"memberbind/internal/mysql"
 )
 
+// bindRate is the most binds a second the bind figure provides members
+// for, on every side; a side that binds faster runs out and says so.
+const bindRate = 4000
+
 // bindAndActivate runs figure 3 (bind) and then figure 5 (activate) on
 // the links the binds queued, in one database.
 func (b *bench) bindAndActivate(ctx context.Context) error {
@@ -31,68 +35,87 @@ func (b *bench) bindAndActivate(ctx context.Context) error {
 		return err
 	}
 	defer floorDB.Close()
-	// Enough unbound members for both sides at a few thousand binds a
-	// second; a side that runs out stops early and says so.
+	// Enough unbound members for both sides of the bind figure at
+	// bindRate.
 	turns := 2 * (b.cfg.Duration + time.Duration(b.cfg.Rounds)*b.cfg.Warmup)
-	n := max(1000, int(4000*turns.Seconds()))
+	n := max(1000, int(bindRate*turns.Seconds()))
 	s, err := seed(ctx, f.db, seedSpec{OrgID: f.orgID, Members: n})
 	if err != nil {
 		return err
 	}
 	members := newIDPool(s.FirstID, s.LastID)
 
-	bindRate := 0.0
+	rate := 0.0
 	if b.cfg.runs("bind") {
-		if bindRate, err = b.bind(ctx, f, floorDB, members); err != nil {
+		if rate, err = b.bind(ctx, f, floorDB, members); err != nil {
 			return err
 		}
 	}
 	if b.cfg.runs("activate") {
-		return b.activate(ctx, f, floorDB, members, bindRate)
+		return b.activate(ctx, f, floorDB, members, rate)
 	}
 	return nil
 }
 
 // bind is figure 3: bindSecurityInfo over HTTP at -clients, each on a
 // fresh member, against its transaction's SQL run straight through sqlx.
-// It returns the faster side's rate.
+// The HTTP load runs in a process of its own (remote). It returns the
+// faster side's rate.
 func (b *bench) bind(ctx context.Context, f *fixture, floorDB *sqlx.DB, members *idPool) (float64, error) {
 	srv, err := startInProcess(f.st)
 	if err != nil {
 		return 0, err
 	}
 	defer srv.close()
-	c := newClient(srv.URL, f.key, b.cfg.Clients)
+	c := newClient(srv.URL, f.key, 1)
 	defer c.close()
 
-	server := func(ctx context.Context, _ int) error {
-		id, err := members.take()
-		if err != nil {
-			return err
+	// bodies hands out a mutation's request on fresh members.
+	bodies := func(mutation string) bodySource {
+		return func(n int) ([]string, func(int)) {
+			first, k := members.reserve(n)
+			out := make([]string, k)
+			for i := range out {
+				id := first + int64(i)
+				out[i] = string(gqlBody(mutation, bindInput(id, bindEmail(id, "bind.example"))))
+			}
+			return out, func(used int) { members.putBack(first+int64(used), first+int64(k)) }
 		}
-		_, err = c.mutate(ctx, gqlBody(bindMutation, bindInput(id, bindEmail(id, "bind.example"))))
-		return err
 	}
 	floor, err := bindFloor(floorDB, f, members)
 	if err != nil {
 		return 0, err
 	}
-	if err := server(ctx, 0); err != nil {
+	// Each side once, before anything is timed: a failure here is
+	// clearer than fifty.
+	id, err := members.take()
+	if err != nil {
+		return 0, err
+	}
+	if _, err := c.mutate(ctx, gqlBody(bindMutation, bindInput(id, bindEmail(id, "bind.example")))); err != nil {
 		return 0, err
 	}
 	if err := floor(ctx, 0); err != nil {
 		return 0, fmt.Errorf("floor: %w", err)
 	}
-	srvRes, floorRes := pair(ctx, b.cfg.Clients, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds, server, floor)
+	load := mutationLoad(srv.URL, f.key, b.cfg.Clients)
+	res, err := alternate(ctx, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds,
+		remote(load, bodies(bindMutation), bindRate), local(b.cfg.Clients, floor))
+	if err != nil {
+		return 0, err
+	}
+	srvRes, floorRes := res[0], res[1]
 	if err := loadFailed(srvRes, floorRes); err != nil {
 		return 0, err
 	}
+	b.rep.note("Bind, the load generator's own CPU (a process of its own, not in Go CPU): %s per `bindSecurityInfo`.", ms(srvRes.clientCPUPerOp()))
 	b.rep.add(row{
 		Figure: "3 bind",
-		What:   fmt.Sprintf("`bindSecurityInfo` over HTTP, %d clients, each on a fresh member (mail queued, not sent)", b.cfg.Clients),
+		What:   fmt.Sprintf("`bindSecurityInfo` over HTTP, %d clients, each on a fresh member (mail queued, not sent); floor: its transaction's SQL", b.cfg.Clients),
 		Server: throughput(srvRes, "binds/s"),
 		Floor:  throughput(floorRes, "tx/s"),
 		Ratio:  ratio(srvRes.rate(), floorRes.rate()),
+		Spread: spread(turnRatios(srvRes, floorRes)),
 		Goal:   goal{Op: "≥", Bound: 0.6},
 	})
 	return max(srvRes.rate(), floorRes.rate()), nil
@@ -195,15 +218,17 @@ func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor 
 // activate is figure 5: POST /activate at -clients, each on a fresh link,
 // against its transaction's SQL run straight through sqlx. The links are
 // those the bind figure queued, made usable as the mail worker makes them:
-// ClaimOutbox, then MarkOutboxSent, which starts their days.
-func (b *bench) activate(ctx context.Context, f *fixture, floorDB *sqlx.DB, members *idPool, bindRate float64) error {
-	// Links for both sides at up to 1.5 times the bind rate (activation
+// ClaimOutbox, then MarkOutboxSent, which starts their days. The HTTP
+// load runs in a process of its own (remote).
+func (b *bench) activate(ctx context.Context, f *fixture, floorDB *sqlx.DB, members *idPool, fastest float64) error {
+	// Links for both sides at up to 1.5 times the fastest bind (activation
 	// does about as much), or at 1000/s when the bind figure did not run.
 	turns := 2 * (b.cfg.Duration + time.Duration(b.cfg.Rounds)*b.cfg.Warmup)
-	if bindRate == 0 {
-		bindRate = 1000
+	if fastest == 0 {
+		fastest = 1000
 	}
-	want := max(500, int(1.5*bindRate*turns.Seconds()))
+	linkRate := 1.5 * fastest
+	want := max(500, int(linkRate*turns.Seconds()))
 	t0 := time.Now()
 	tokens, err := b.links(ctx, f, members, want)
 	if err != nil {
@@ -217,56 +242,64 @@ func (b *bench) activate(ctx context.Context, f *fixture, floorDB *sqlx.DB, memb
 		return err
 	}
 	defer srv.close()
-	c := newClient(srv.URL, f.key, b.cfg.Clients)
+	c := newClient(srv.URL, f.key, 1)
 	defer c.close()
-	var activated atomic.Int64
-	server := func(ctx context.Context, _ int) error {
-		token, err := pool.take()
-		if err != nil {
-			return err
+	bodies := func(n int) ([]string, func(int)) {
+		first, k := pool.reserve(n)
+		out := make([]string, k)
+		for i := range out {
+			out[i] = activationBody(pool.tokens[first+i])
 		}
-		if err := c.activate(ctx, token); err != nil {
-			return err
-		}
-		activated.Add(1)
-		return nil
+		return out, func(used int) { pool.putBack(first+used, first+k) }
 	}
 	floor := func(ctx context.Context, _ int) error {
 		token, err := pool.take()
 		if err != nil {
 			return err
 		}
-		if err := floorActivateTx(ctx, floorDB, token); err != nil {
-			return err
-		}
-		activated.Add(1)
-		return nil
+		return floorActivateTx(ctx, floorDB, token)
 	}
-	if err := server(ctx, 0); err != nil {
+	// Each side once, before anything is timed.
+	token, err := pool.take()
+	if err != nil {
+		return err
+	}
+	if err := c.activate(ctx, token); err != nil {
 		return err
 	}
 	if err := floor(ctx, 0); err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
-	srvRes, floorRes := pair(ctx, b.cfg.Clients, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds, server, floor)
+	// A side that confirms links faster than twice linkRate runs out of
+	// them in a turn, and says so.
+	res, err := alternate(ctx, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds,
+		remote(activationLoad(srv.URL, b.cfg.Clients), bodies, 2*linkRate), local(b.cfg.Clients, floor))
+	if err != nil {
+		return err
+	}
+	srvRes, floorRes := res[0], res[1]
 	if err := loadFailed(srvRes, floorRes); err != nil {
 		return err
 	}
 	// Both sides must have done the real thing: every confirmed link an
-	// activated binding.
+	// activated binding (the two before the timing, the warm-ups and the
+	// turns).
+	activated := int64(2 + srvRes.N + srvRes.Warm + floorRes.N + floorRes.Warm)
 	var n int64
 	if err := f.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM bindings WHERE state = 'ACTIVATED'`); err != nil {
 		return err
 	}
-	if n != activated.Load() {
-		return fmt.Errorf("%d links confirmed but %d bindings activated", activated.Load(), n)
+	if n != activated {
+		return fmt.Errorf("%d links confirmed but %d bindings activated", activated, n)
 	}
+	b.rep.note("Activate, the load generator's own CPU (a process of its own, not in Go CPU): %s per `POST /activate`.", ms(srvRes.clientCPUPerOp()))
 	b.rep.add(row{
 		Figure: "5 activate",
-		What:   fmt.Sprintf("`POST /activate` (the Confirm form, HTML answer), %d clients, each on a fresh link", b.cfg.Clients),
+		What:   fmt.Sprintf("`POST /activate` (the Confirm form, HTML answer), %d clients, each on a fresh link; floor: its transaction's SQL", b.cfg.Clients),
 		Server: throughput(srvRes, "activations/s"),
 		Floor:  throughput(floorRes, "tx/s"),
 		Ratio:  ratio(srvRes.rate(), floorRes.rate()),
+		Spread: spread(turnRatios(srvRes, floorRes)),
 		Goal:   goal{Op: "≥", Bound: 0.7},
 	})
 	return nil

@@ -93,6 +93,21 @@ func (p *idPool) take() (int64, error) {
 // left is how many ids are left.
 func (p *idPool) left() int64 { return max(0, p.last-p.next.Load()+1) }
 
+// reserve takes up to n unused ids at once: first..first+k-1.
+func (p *idPool) reserve(n int) (first int64, k int) {
+	for {
+		next := p.next.Load()
+		k := min(int64(n), max(0, p.last-next+1))
+		if p.next.CompareAndSwap(next, next+k) {
+			return next, int(k)
+		}
+	}
+}
+
+// putBack returns the ids from..end-1, the unused end of the last
+// reservation, when nothing was taken since.
+func (p *idPool) putBack(from, end int64) { p.next.CompareAndSwap(end, from) }
+
 // tokenPool hands out activation tokens once each.
 type tokenPool struct {
 	tokens []string
@@ -106,6 +121,21 @@ func (p *tokenPool) take() (string, error) {
 	}
 	return p.tokens[i], nil
 }
+
+// reserve takes up to n unused tokens at once: p.tokens[first:first+k].
+func (p *tokenPool) reserve(n int) (first, k int) {
+	for {
+		next := p.next.Load()
+		k := min(int64(n), max(0, int64(len(p.tokens))-next))
+		if p.next.CompareAndSwap(next, next+k) {
+			return int(next), int(k)
+		}
+	}
+}
+
+// putBack returns the tokens p.tokens[from:end], the unused end of the
+// last reservation, when nothing was taken since.
+func (p *tokenPool) putBack(from, end int) { p.next.CompareAndSwap(int64(end), int64(from)) }
 
 // memberFields is what the admin console asks of each member in its list
 // (internal/console/assets/api.js): securityInfo with its delivery, and

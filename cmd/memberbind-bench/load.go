@@ -29,9 +29,20 @@ type result struct {
 	Err     error           // the first failure, if any
 	Short   bool            // stopped early: errExhausted
 	// CPU is the CPU time this process spent meanwhile (user and
-	// system): the server, the floor and the load generator, whichever
-	// ran; the database and anything else on the machine are not in it.
+	// system): the in-process server or the floor, whichever ran, and
+	// the load generator when it ran in this process too (see local and
+	// remote); the database and anything else on the machine are not in
+	// it.
 	CPU time.Duration
+	// ClientCPU is the CPU time of the load generator when it ran in a
+	// process of its own (remote), 0 otherwise.
+	ClientCPU time.Duration
+	// Warm counts the ops of the unmeasured warm-up that succeeded: they
+	// did their work (an activation is done) without counting in N.
+	Warm int
+	// Turns holds the rate of each measured turn, in the order merged:
+	// the ratio of two sides turn by turn is their spread (turnRatios).
+	Turns []float64
 }
 
 // rate is successful ops per second.
@@ -56,6 +67,9 @@ func (r result) merge(o result) result {
 	}
 	r.Short = r.Short || o.Short
 	r.CPU += o.CPU
+	r.ClientCPU += o.ClientCPU
+	r.Warm += o.Warm
+	r.Turns = append(r.Turns, o.Turns...)
 	return r
 }
 
@@ -65,6 +79,15 @@ func (r result) cpuPerOp() time.Duration {
 		return 0
 	}
 	return r.CPU / time.Duration(r.N)
+}
+
+// clientCPUPerOp is the load generator's CPU time per successful op, when
+// it ran in a process of its own.
+func (r result) clientCPUPerOp() time.Duration {
+	if r.N == 0 {
+		return 0
+	}
+	return r.ClientCPU / time.Duration(r.N)
 }
 
 // processCPU is the CPU time this process has used, user and system.
@@ -151,35 +174,64 @@ func runLoad(ctx context.Context, clients int, d time.Duration, fn op) result {
 	wg.Wait()
 	out.Elapsed = last.Sub(start)
 	out.CPU = processCPU() - cpu0
+	out.Turns = []float64{out.rate()}
 	return out
 }
 
-// pair measures a load on memberbind against its floor: rounds times, each
-// side runs for d/rounds, taking turns (and alternating which goes first),
-// so that a slow spell of the machine falls on both. Each turn starts with
-// warmup of unmeasured load.
-func pair(ctx context.Context, clients int, d, warmup time.Duration, rounds int, server, floor op) (srv, flr result) {
+// side is one side of a throughput figure, memberbind or a floor. It
+// runs one turn: warmup of unmeasured load, then d of measured load, and
+// returns what the measured part did.
+type side func(ctx context.Context, warmup, d time.Duration) (result, error)
+
+// local is a side whose load runs in this process: `clients` goroutines
+// calling fn. Its CPU is this process's, so fn must be the work itself
+// (a floor's SQL), not a client of a server in this process: such a load
+// is remote's.
+func local(clients int, fn op) side {
+	return func(ctx context.Context, warmup, d time.Duration) (result, error) {
+		var warm result
+		if warmup > 0 {
+			warm = runLoad(ctx, clients, warmup, fn)
+		}
+		r := runLoad(ctx, clients, d, fn)
+		r.Warm = warm.N
+		return r, nil
+	}
+}
+
+// alternate measures the sides of a figure against one another: rounds
+// times, each side runs one turn of d/rounds after warmup, taking turns in
+// an order that rotates from round to round, so that a slow spell of the
+// machine falls on all of them. It returns each side's turns merged, in
+// the order of sides; their Turns hold the rate of each round.
+func alternate(ctx context.Context, d, warmup time.Duration, rounds int, sides ...side) ([]result, error) {
 	rounds = max(rounds, 1)
 	turn := d / time.Duration(rounds)
+	out := make([]result, len(sides))
 	for i := range rounds {
-		sides := []struct {
-			fn  op
-			out *result
-		}{{server, &srv}, {floor, &flr}}
-		if i%2 == 1 {
-			slices.Reverse(sides)
-		}
-		for _, s := range sides {
-			if ctx.Err() != nil {
-				return srv, flr
+		for k := range sides {
+			s := (i + k) % len(sides)
+			if err := ctx.Err(); err != nil {
+				return out, err
 			}
-			if warmup > 0 {
-				runLoad(ctx, clients, warmup, s.fn)
+			r, err := sides[s](ctx, warmup, turn)
+			if err != nil {
+				return out, err
 			}
-			*s.out = s.out.merge(runLoad(ctx, clients, turn, s.fn))
+			out[s] = out[s].merge(r)
 		}
 	}
-	return srv, flr
+	return out, nil
+}
+
+// turnRatios is a's rate over b's, round by round, for two sides measured
+// by alternate.
+func turnRatios(a, b result) []float64 {
+	var out []float64
+	for i := range min(len(a.Turns), len(b.Turns)) {
+		out = append(out, ratio(a.Turns[i], b.Turns[i]))
+	}
+	return out
 }
 
 // failed describes the failures of a load, or "" when there were none.

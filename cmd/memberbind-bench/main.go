@@ -57,6 +57,15 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if os.Getenv(loadgenEnv) != "" {
+		// Not a command line of its own: the bench starts itself so to
+		// run a figure's HTTP load in another process (loadgen.go).
+		if err := generateLoad(ctx, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "memberbind-bench load generator:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "memberbind-bench:", err)
 		if errors.Is(err, flag.ErrHelp) {
@@ -99,9 +108,9 @@ type config struct {
 
 // quickSizes are the sizes of -quick, where a flag does not say otherwise.
 var quickSizes = map[string]string{
-	"duration":        "1500ms",
+	"duration":        "2s",
 	"warmup":          "200ms",
-	"rounds":          "1",
+	"rounds":          "2",
 	"read-members":    "1000",
 	"depth-members":   "20000",
 	"depth-samples":   "10",
@@ -121,12 +130,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	only := fs.String("only", "", "run only these figures, comma-separated: "+strings.Join(figures, ","))
 	fs.BoolVar(&c.Quick, "quick", false, "small sizes, about a minute: proves the command works; asserts no goal")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the databases instead of dropping them")
-	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (in-process server, floors and load) to this file")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of this process (in-process server and floors; the HTTP load runs in a process of its own) to this file")
 	fs.StringVar(&c.MemProfile, "memprofile", "", "write a memory profile of this process at the end of the run to this file (alloc_space: what the run allocated; inuse_space: what it still holds)")
 	fs.IntVar(&c.Clients, "clients", 16, "concurrent clients of the read, bind and activate figures")
-	fs.DurationVar(&c.Duration, "duration", 15*time.Second, "how long each side (memberbind, floor) of a throughput figure runs")
-	fs.DurationVar(&c.Warmup, "warmup", time.Second, "unmeasured load before each measured turn")
-	fs.IntVar(&c.Rounds, "rounds", 2, "turns each side of a throughput figure takes, alternating with the other")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "how long each side (memberbind, a floor) of a throughput figure runs, in all its turns")
+	fs.DurationVar(&c.Warmup, "warmup", 500*time.Millisecond, "unmeasured load before each measured turn")
+	fs.IntVar(&c.Rounds, "rounds", 4, "turns each side of a throughput figure takes, alternating with the others; the ratio's spread is over them")
 	fs.IntVar(&c.ReadMembers, "read-members", 10000, "members of the read figure's organization (half of them bound)")
 	fs.IntVar(&c.DepthMembers, "depth-members", 1000000, "members of the depth figure's organization")
 	fs.Float64Var(&c.DepthBound, "depth-bound", 0.1, "fraction of the depth figure's members that are bound")
@@ -171,6 +180,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	switch {
 	case c.Clients < 1:
 		return c, errors.New("-clients must be at least 1")
+	case c.Rounds < 1:
+		return c, errors.New("-rounds must be at least 1")
 	case c.Duration <= 0 || c.MemDuration <= 0:
 		return c, errors.New("-duration and -mem-duration must be positive")
 	case c.ReadMembers < 101:

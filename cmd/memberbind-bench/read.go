@@ -13,7 +13,9 @@ import (
 
 // read is figure 1: a page of 50 members with their security information
 // and its delivery, over HTTP, against the SQL the resolvers issue for it
-// run straight through sqlx, both at -clients.
+// run straight through sqlx, both at -clients. The HTTP load runs in a
+// process of its own (remote), so that this process's CPU time is the
+// server's alone.
 func (b *bench) read(ctx context.Context) error {
 	f, err := b.newFixture(ctx, "read")
 	if err != nil {
@@ -28,7 +30,7 @@ func (b *bench) read(ctx context.Context) error {
 		return err
 	}
 	defer srv.close()
-	c := newClient(srv.URL, f.key, b.cfg.Clients)
+	c := newClient(srv.URL, f.key, 1)
 	defer c.close()
 	floorDB, err := f.pool(ctx)
 	if err != nil {
@@ -45,15 +47,18 @@ func (b *bench) read(ctx context.Context) error {
 	if _, err := checkPage(got, first, b.cfg.ReadMembers, true); err != nil {
 		return err
 	}
-	server := func(ctx context.Context, _ int) error {
-		_, err := c.post(ctx, body)
-		return err
-	}
 	floor := readFloor(floorDB, f.key, first, 0)
 	if err := floor(ctx, 0); err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
-	srvRes, floorRes := pair(ctx, b.cfg.Clients, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds, server, floor)
+	load := graphqlLoad(srv.URL, f.key, b.cfg.Clients)
+	load.Body = string(body)
+	res, err := alternate(ctx, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds,
+		remote(load, nil, 0), local(b.cfg.Clients, floor))
+	if err != nil {
+		return err
+	}
+	srvRes, floorRes := res[0], res[1]
 	if err := loadFailed(srvRes, floorRes); err != nil {
 		return err
 	}
@@ -64,27 +69,31 @@ func (b *bench) read(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	load.Body = string(body100)
 	stop := make(chan struct{})
 	peaks := samplePeaks(stop)
-	r100 := runLoad(ctx, b.cfg.Clients, min(b.cfg.Duration/2, 5*time.Second), func(ctx context.Context, _ int) error {
-		_, err := c.post(ctx, body100)
-		return err
-	})
+	r100, err := remote(load, nil, 0)(ctx, 0, min(b.cfg.Duration/2, 5*time.Second))
 	close(stop)
 	p := <-peaks
+	if err != nil {
+		return fmt.Errorf("pages of 100: %w", err)
+	}
 	if s := r100.failed(); s != "" {
 		return fmt.Errorf("pages of 100: %s", s)
 	}
-	b.rep.note("Reading pages of 100 members (%.0f KB of JSON each) at %d clients from the in-process server (%.0f req/s, Go CPU %s each), this process peaked at "+
-		"%d goroutines, %.1f MiB of goroutine stacks and %.1f MiB of heap objects (server, load generator and Go runtime together).",
+	b.rep.note("Reading pages of 100 members (%.0f KB of JSON each) at %d clients from the in-process server (%.0f req/s, server CPU %s each), this process peaked at "+
+		"%d goroutines, %.1f MiB of goroutine stacks and %.1f MiB of heap objects (server and Go runtime; the load generator runs in a process of its own).",
 		float64(len(page100))/1000, b.cfg.Clients, r100.rate(), ms(r100.cpuPerOp()), p.Goroutines, float64(p.Stacks)/(1<<20), float64(p.Objects)/(1<<20))
+	b.rep.note("Read, the load generator's own CPU (a process of its own, not in Go CPU): %s per request to memberbind.", ms(srvRes.clientCPUPerOp()))
 
+	what := fmt.Sprintf("`members(first: 50)` with `totalCount`, `securityInfo` and its `delivery` (the console's fields), over HTTP, %d clients", b.cfg.Clients)
 	b.rep.add(row{
 		Figure: "1 read",
-		What:   fmt.Sprintf("`members(first: 50)` with `totalCount`, `securityInfo` and its `delivery` (the console's fields), over HTTP, %d clients", b.cfg.Clients),
+		What:   what + "; floor: its SQL through sqlx",
 		Server: throughput(srvRes, "req/s"),
 		Floor:  throughput(floorRes, "pages/s"),
 		Ratio:  ratio(srvRes.rate(), floorRes.rate()),
+		Spread: spread(turnRatios(srvRes, floorRes)),
 		Goal:   goal{Op: "≥", Bound: 0.7},
 	})
 	return nil

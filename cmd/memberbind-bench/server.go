@@ -45,12 +45,19 @@ func startInProcess(st *mysql.Store) (*inProcess, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", graph.NewHandler(graph.Options{Service: st, Logger: log, Introspection: true}))
 	mux.Handle(landing.Path, landing.New(landing.Options{Activator: st, Logger: log}))
+	return serve(mux, log)
+}
+
+// serve serves h on a loopback port of this process as cmd/memberbind
+// serves its routes: behind the request-id and request-deadline
+// middleware, with the same server timeouts.
+func serve(h http.Handler, log *slog.Logger) (*inProcess, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	srv := &http.Server{
-		Handler:           requestid.Middleware(middleware.Timeout(requestTimeout)(mux)),
+		Handler:           requestid.Middleware(middleware.Timeout(requestTimeout)(h)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -138,7 +145,7 @@ func (c *client) mutate(ctx context.Context, body []byte) ([]byte, error) {
 // activate confirms a link the way the landing page's Confirm button
 // does: a form POST of the token, answered with the HTML success page.
 func (c *client) activate(ctx context.Context, token string) error {
-	body := strings.NewReader(url.Values{"token": {token}}.Encode())
+	body := strings.NewReader(activationBody(token))
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+landing.Path, body)
 	if err != nil {
 		return err
@@ -159,6 +166,40 @@ func (c *client) activate(ctx context.Context, token string) error {
 	}
 	return nil
 }
+
+// graphqlLoad is the load of one GraphQL request after another to the
+// server at base, with the API key key: an answer with errors fails. The
+// caller sets the body or bodies.
+func graphqlLoad(base, key string, clients int) loadSpec {
+	return loadSpec{
+		URL:     base + "/graphql",
+		Header:  map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + key},
+		Refuse:  `"errors":`,
+		Clients: clients,
+	}
+}
+
+// mutationLoad is graphqlLoad of mutations whose payloads must come back
+// without userErrors.
+func mutationLoad(base, key string, clients int) loadSpec {
+	s := graphqlLoad(base, key, clients)
+	s.Need = `"userErrors":[]`
+	return s
+}
+
+// activationLoad is the load of the landing page's Confirm form, one
+// link's token a request (activationBody), each answered with the HTML
+// success page.
+func activationLoad(base string, clients int) loadSpec {
+	return loadSpec{
+		URL:     base + landing.Path,
+		Header:  map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"},
+		Clients: clients,
+	}
+}
+
+// activationBody is the form the Confirm button posts for a token.
+func activationBody(token string) string { return url.Values{"token": {token}}.Encode() }
 
 // page is the part of a members response the figures check.
 type page struct {
