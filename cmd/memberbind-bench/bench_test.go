@@ -275,3 +275,20 @@ func TestPostOnceChecksTheAnswer(t *testing.T) {
 		t.Errorf("a 200 with nothing to check: %v", err)
 	}
 }
+
+func TestSameJSON(t *testing.T) {
+	tests := []struct {
+		a, b, want string
+	}{
+		{`{"a":1,"b":[{"c":null}]}`, `{"b":[{"c":null}],"a":1}`, ""},
+		{`{"a":1}`, `{"a":1,"b":2}`, "$.b: <nil> against 2"},
+		{`{"a":[1,2]}`, `{"a":[1]}`, "$.a"},
+		{`{"a":{"t":"2026-01-01T00:00:00Z"}}`, `{"a":{"t":"2026-01-01T00:00:00.5Z"}}`, "$.a.t: 2026-01-01T00:00:00Z against 2026-01-01T00:00:00.5Z"},
+	}
+	for _, tt := range tests {
+		got, err := sameJSON([]byte(tt.a), []byte(tt.b))
+		if err != nil || got != tt.want {
+			t.Errorf("sameJSON(%s, %s) = %q, %v; want %q", tt.a, tt.b, got, err, tt.want)
+		}
+	}
+}

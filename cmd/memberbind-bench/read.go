@@ -12,10 +12,11 @@ import (
 )
 
 // read is figure 1: a page of 50 members with their security information
-// and its delivery, over HTTP, against the SQL the resolvers issue for it
-// run straight through sqlx, both at -clients. The HTTP load runs in a
-// process of its own (remote), so that this process's CPU time is the
-// server's alone.
+// and its delivery, over HTTP, against two floors, all at -clients: the
+// SQL the resolvers issue for it run straight through sqlx, and the same
+// SQL and the same JSON answer from a plain net/http handler (plainRead).
+// The HTTP load runs in a process of its own (remote), so that this
+// process's CPU time is the server's alone.
 func (b *bench) read(ctx context.Context) error {
 	f, err := b.newFixture(ctx, "read")
 	if err != nil {
@@ -37,6 +38,13 @@ func (b *bench) read(ctx context.Context) error {
 		return err
 	}
 	defer floorDB.Close()
+	plain, err := serve(plainRead{db: floorDB, policy: benchPolicy()}, benchLogger())
+	if err != nil {
+		return err
+	}
+	defer plain.close()
+	pc := newClient(plain.URL, f.key, 1)
+	defer pc.close()
 
 	const first = 50
 	body := gqlBody(membersQuery, map[string]any{"first": first})
@@ -47,20 +55,38 @@ func (b *bench) read(ctx context.Context) error {
 	if _, err := checkPage(got, first, b.cfg.ReadMembers, true); err != nil {
 		return err
 	}
+	// The plain floor must answer what memberbind answers, or it is the
+	// floor of something else.
+	plainGot, err := pc.post(ctx, body)
+	if err != nil {
+		return fmt.Errorf("plain-HTTP floor: %w", err)
+	}
+	diff, err := sameJSON(got, plainGot)
+	if err != nil {
+		return fmt.Errorf("plain-HTTP floor: %w", err)
+	}
+	if diff != "" {
+		return fmt.Errorf("the plain-HTTP floor's answer is not memberbind's, at %s", diff)
+	}
 	floor := readFloor(floorDB, f.key, first, 0)
 	if err := floor(ctx, 0); err != nil {
 		return fmt.Errorf("floor: %w", err)
 	}
 	load := graphqlLoad(srv.URL, f.key, b.cfg.Clients)
 	load.Body = string(body)
+	plainLoad := graphqlLoad(plain.URL, f.key, b.cfg.Clients)
+	plainLoad.Body = string(body)
 	res, err := alternate(ctx, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds,
-		remote(load, nil, 0), local(b.cfg.Clients, floor))
+		remote(load, nil, 0), local(b.cfg.Clients, floor), remote(plainLoad, nil, 0))
 	if err != nil {
 		return err
 	}
-	srvRes, floorRes := res[0], res[1]
+	srvRes, floorRes, plainRes := res[0], res[1], res[2]
 	if err := loadFailed(srvRes, floorRes); err != nil {
 		return err
+	}
+	if s := plainRes.failed(); s != "" {
+		return fmt.Errorf("plain-HTTP floor: %s", s)
 	}
 	// Where the memory of such a load goes, in this process: the pages of
 	// 100 members the memory figure reads from the real binary.
@@ -84,7 +110,8 @@ func (b *bench) read(ctx context.Context) error {
 	b.rep.note("Reading pages of 100 members (%.0f KB of JSON each) at %d clients from the in-process server (%.0f req/s, server CPU %s each), this process peaked at "+
 		"%d goroutines, %.1f MiB of goroutine stacks and %.1f MiB of heap objects (server and Go runtime; the load generator runs in a process of its own).",
 		float64(len(page100))/1000, b.cfg.Clients, r100.rate(), ms(r100.cpuPerOp()), p.Goroutines, float64(p.Stacks)/(1<<20), float64(p.Objects)/(1<<20))
-	b.rep.note("Read, the load generator's own CPU (a process of its own, not in Go CPU): %s per request to memberbind.", ms(srvRes.clientCPUPerOp()))
+	b.rep.note("Read, the load generator's own CPU (a process of its own, not in Go CPU): %s per request to memberbind, %s per request to the plain-HTTP floor.",
+		ms(srvRes.clientCPUPerOp()), ms(plainRes.clientCPUPerOp()))
 
 	what := fmt.Sprintf("`members(first: 50)` with `totalCount`, `securityInfo` and its `delivery` (the console's fields), over HTTP, %d clients", b.cfg.Clients)
 	b.rep.add(row{
@@ -95,6 +122,14 @@ func (b *bench) read(ctx context.Context) error {
 		Ratio:  ratio(srvRes.rate(), floorRes.rate()),
 		Spread: spread(turnRatios(srvRes, floorRes)),
 		Goal:   goal{Op: "≥", Bound: 0.7},
+	}, row{
+		Figure: "1 read",
+		What:   "the same; floor: the same SQL and the same JSON answer from a plain `net/http` handler with `encoding/json`",
+		Server: throughput(srvRes, "req/s"),
+		Floor:  throughput(plainRes, "req/s"),
+		Ratio:  ratio(srvRes.rate(), plainRes.rate()),
+		Spread: spread(turnRatios(srvRes, plainRes)),
+		Goal:   goal{Op: "≥", Bound: 0.9},
 	})
 	return nil
 }
