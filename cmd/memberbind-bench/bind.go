@@ -35,9 +35,9 @@ func (b *bench) bindAndActivate(ctx context.Context) error {
 		return err
 	}
 	defer floorDB.Close()
-	// Enough unbound members for both sides of the bind figure at
+	// Enough unbound members for the bind figure's four sides at
 	// bindRate.
-	turns := 2 * (b.cfg.Duration + time.Duration(b.cfg.Rounds)*b.cfg.Warmup)
+	turns := 4 * (b.cfg.Duration + time.Duration(b.cfg.Rounds)*b.cfg.Warmup)
 	n := max(1000, int(bindRate*turns.Seconds()))
 	s, err := seed(ctx, f.db, seedSpec{OrgID: f.orgID, Members: n})
 	if err != nil {
@@ -58,9 +58,10 @@ func (b *bench) bindAndActivate(ctx context.Context) error {
 }
 
 // bind is figure 3: bindSecurityInfo over HTTP at -clients, each on a
-// fresh member, against its transaction's SQL run straight through sqlx.
-// The HTTP load runs in a process of its own (remote). It returns the
-// faster side's rate.
+// fresh member, against its transaction's SQL run straight through sqlx;
+// and the console's own bindSecurityInfo, which asks for more, against
+// the same statements as memberbind runs for it. The HTTP load runs in a
+// process of its own (remote). It returns the fastest side's rate.
 func (b *bench) bind(ctx context.Context, f *fixture, floorDB *sqlx.DB, members *idPool) (float64, error) {
 	srv, err := startInProcess(f.st)
 	if err != nil {
@@ -82,33 +83,47 @@ func (b *bench) bind(ctx context.Context, f *fixture, floorDB *sqlx.DB, members 
 			return out, func(used int) { members.putBack(first+int64(used), first+int64(k)) }
 		}
 	}
-	floor, err := bindFloor(floorDB, f, members)
+	floor, err := bindFloor(floorDB, f, members, false)
+	if err != nil {
+		return 0, err
+	}
+	consoleFloor, err := bindFloor(floorDB, f, members, true)
 	if err != nil {
 		return 0, err
 	}
 	// Each side once, before anything is timed: a failure here is
 	// clearer than fifty.
-	id, err := members.take()
-	if err != nil {
-		return 0, err
-	}
-	if _, err := c.mutate(ctx, gqlBody(bindMutation, bindInput(id, bindEmail(id, "bind.example")))); err != nil {
-		return 0, err
+	for _, mutation := range []string{bindMutation, consoleBindMutation} {
+		id, err := members.take()
+		if err != nil {
+			return 0, err
+		}
+		if _, err := c.mutate(ctx, gqlBody(mutation, bindInput(id, bindEmail(id, "bind.example")))); err != nil {
+			return 0, err
+		}
 	}
 	if err := floor(ctx, 0); err != nil {
 		return 0, fmt.Errorf("floor: %w", err)
 	}
+	if err := consoleFloor(ctx, 0); err != nil {
+		return 0, fmt.Errorf("console's floor: %w", err)
+	}
 	load := mutationLoad(srv.URL, f.key, b.cfg.Clients)
 	res, err := alternate(ctx, b.cfg.Duration, b.cfg.Warmup, b.cfg.Rounds,
-		remote(load, bodies(bindMutation), bindRate), local(b.cfg.Clients, floor))
+		remote(load, bodies(bindMutation), bindRate), local(b.cfg.Clients, floor),
+		remote(load, bodies(consoleBindMutation), bindRate), local(b.cfg.Clients, consoleFloor))
 	if err != nil {
 		return 0, err
 	}
-	srvRes, floorRes := res[0], res[1]
+	srvRes, floorRes, consoleRes, consoleFloorRes := res[0], res[1], res[2], res[3]
 	if err := loadFailed(srvRes, floorRes); err != nil {
 		return 0, err
 	}
-	b.rep.note("Bind, the load generator's own CPU (a process of its own, not in Go CPU): %s per `bindSecurityInfo`.", ms(srvRes.clientCPUPerOp()))
+	if err := loadFailed(consoleRes, consoleFloorRes); err != nil {
+		return 0, fmt.Errorf("console's bind: %w", err)
+	}
+	b.rep.note("Bind, the load generator's own CPU (a process of its own, not in Go CPU): %s per `bindSecurityInfo`, %s per the console's.",
+		ms(srvRes.clientCPUPerOp()), ms(consoleRes.clientCPUPerOp()))
 	b.rep.add(row{
 		Figure: "3 bind",
 		What:   fmt.Sprintf("`bindSecurityInfo` over HTTP, %d clients, each on a fresh member (mail queued, not sent); floor: its transaction's SQL", b.cfg.Clients),
@@ -117,16 +132,28 @@ func (b *bench) bind(ctx context.Context, f *fixture, floorDB *sqlx.DB, members 
 		Ratio:  ratio(srvRes.rate(), floorRes.rate()),
 		Spread: spread(turnRatios(srvRes, floorRes)),
 		Goal:   goal{Op: "≥", Bound: 0.6},
+	}, row{
+		Figure: "3 bind, console",
+		What: "the console's `bindSecurityInfo` (`Console_bindSecurityInfo` in api.js: the whole member back, with `nextResendAllowedAt`), the same way; " +
+			"floor: the statements memberbind runs for it (the API key lookup, the transaction, the link sends)",
+		Server: throughput(consoleRes, "binds/s"),
+		Floor:  throughput(consoleFloorRes, "req/s"),
+		Ratio:  ratio(consoleRes.rate(), consoleFloorRes.rate()),
+		Spread: spread(turnRatios(consoleRes, consoleFloorRes)),
+		Goal:   goal{Op: "≥", Bound: 0.6},
 	})
-	return max(srvRes.rate(), floorRes.rate()), nil
+	return max(srvRes.rate(), floorRes.rate(), consoleRes.rate(), consoleFloorRes.rate()), nil
 }
 
 // bindFloor returns the floor of a bind: the statements of
 // mysql.Store.BindSecurityInfo on an unbound member, in one transaction,
 // with the values it would write (the same random token and nonce sizes,
 // the same hash). It skips what is Go and not SQL: input validation and
-// the domain's decision.
-func bindFloor(db *sqlx.DB, f *fixture, members *idPool) (op, error) {
+// the domain's decision. With console, it runs what memberbind runs for
+// the console's mutation (consoleBindMutation) around the transaction:
+// the API key lookup before, and the binding's link sends after, for
+// nextResendAllowedAt.
+func bindFloor(db *sqlx.DB, f *fixture, members *idPool, console bool) (op, error) {
 	info, err := contact.Parse("x@bind.example", "+86", "138 0013 8000")
 	if err != nil {
 		return nil, err
@@ -137,14 +164,43 @@ func bindFloor(db *sqlx.DB, f *fixture, members *idPool) (op, error) {
 			return err
 		}
 		email := bindEmail(id, "bind.example")
-		return floorBindTx(ctx, db, f.orgID, id, f.actor, email, info.CountryCode, info.Phone)
+		if !console {
+			_, err := floorBindTx(ctx, db, f.orgID, id, f.actor, email, info.CountryCode, info.Phone)
+			return err
+		}
+		return floorConsoleBind(ctx, db, f, id, email, info.CountryCode, info.Phone)
 	}, nil
 }
 
-func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor member.Actor, email, cc, phone string) error {
+// floorConsoleBind is the floor of the console's bind: the API key
+// lookup, the bind's transaction, and the read of the binding's link
+// sends that its payload's nextResendAllowedAt costs.
+func floorConsoleBind(ctx context.Context, db *sqlx.DB, f *fixture, memberID int64, email, cc, phone string) error {
+	var org authRow
+	if err := db.GetContext(ctx, &org, sqlAuthenticate, mysql.Hash(f.key)); err != nil {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	bindingID, err := floorBindTx(ctx, db, org.ID, memberID, f.actor, email, cc, phone)
+	if err != nil {
+		return err
+	}
+	q, args, err := sqlx.In(sqlSends, []int64{bindingID}, org.ID)
+	if err != nil {
+		return err
+	}
+	var sends []sendRow
+	if err := db.SelectContext(ctx, &sends, q, args...); err != nil {
+		return fmt.Errorf("read link sends: %w", err)
+	}
+	return nil
+}
+
+// floorBindTx is the transaction of a bind; it returns the new binding's
+// id.
+func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor member.Actor, email, cc, phone string) (int64, error) {
 	tok := make([]byte, 32+8)
 	if _, err := rand.Read(tok); err != nil {
-		return err
+		return 0, err
 	}
 	token := base64.RawURLEncoding.EncodeToString(tok[:32])
 	nonce := hex.EncodeToString(tok[32:])
@@ -153,66 +209,66 @@ func floorBindTx(ctx context.Context, db *sqlx.DB, orgID, memberID int64, actor 
 
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
 	var m memberRow
 	if err := tx.GetContext(ctx, &m, sqlLockMember, memberID, orgID); err != nil {
-		return fmt.Errorf("lock member %d: %w", memberID, err)
+		return 0, fmt.Errorf("lock member %d: %w", memberID, err)
 	}
 	res, err := tx.ExecContext(ctx, sqlInsertBinding, orgID, memberID, email, key, cc, phone, now)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	bindingID, err := res.LastInsertId()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, sqlLockRecipient, key); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, sqlClaimEmail, key, bindingID, orgID, memberID, now); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, sqlAttachBinding, bindingID, memberID, orgID); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, sqlRecordEvent, orgID, memberID, bindingID, string(member.EventSubmitted), string(actor),
 		email, sql.NullString{}, now); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, sqlLockRecipient, key); err != nil {
-		return err
+		return 0, err
 	}
 	var recent string
 	if err := tx.GetContext(ctx, &recent, sqlReadRecipient, key); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, sqlSetRecipient, strconv.FormatInt(now.UnixMicro(), 10), key); err != nil {
-		return err
+		return 0, err
 	}
 	res, err = tx.ExecContext(ctx, sqlInsertLink, orgID, bindingID, mysql.Hash(token), string(member.LinkSubmitted), email, now)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	linkID, err := res.LastInsertId()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, sqlQueueMail, orgID, memberID, bindingID, linkID, email, token,
 		fmt.Sprintf("activation.%d.%s@memberbind", linkID, nonce), now, now); err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := tx.ExecContext(ctx, sqlCountLink, linkID, bindingID, orgID); err != nil {
-		return err
+		return 0, err
 	}
 	if err := floorRecount(ctx, tx, orgID, memberID, "UNBOUND", "PENDING"); err != nil {
-		return err
+		return 0, err
 	}
 	// The organization's mail budget is reserved in blocks of 64 in a
 	// transaction of its own (internal/mysql/budget.go), one bind in 64:
 	// the floor leaves it out.
-	return tx.Commit()
+	return bindingID, tx.Commit()
 }
 
 // activate is figure 5: POST /activate at -clients, each on a fresh link,
