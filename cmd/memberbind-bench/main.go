@@ -5,7 +5,7 @@
 // markdown table of every figure, its floor and their ratio, with the
 // machine and the sizes, to BENCHMARKS.md (see README, "Benchmarks").
 //
-//	go run ./cmd/memberbind-bench            # the full run, about 10 minutes on 2 cores
+//	go run ./cmd/memberbind-bench            # the full run, about 5 minutes on 2 cores
 //	go run ./cmd/memberbind-bench -quick     # small sizes, about a minute: proves it works
 //
 // It needs a MySQL-compatible server (-dsn), on which it creates its own
@@ -13,10 +13,13 @@
 // which it starts itself. The figures:
 //
 //  1. read: members(first: 50) with securityInfo and its delivery over
-//     HTTP at -clients; floor: the resolvers' SQL through sqlx.
+//     HTTP at -clients; floors: the resolvers' SQL through sqlx, and the
+//     same SQL and JSON answer from a plain net/http handler.
 //  2. depth: a page near the end of -depth-members members, reached by
 //     cursor, against the first page; a search by exact email.
 //  3. bind: bindSecurityInfo over HTTP; floor: its transaction's SQL.
+//     Also the console's own bindSecurityInfo, against every statement
+//     memberbind runs for it.
 //  4. mail: -mails queued activation mails delivered to Mailpit by the
 //     mail.Worker; floor: go-mail sending the same rendered messages over
 //     as many reused connections. Also bind-to-accepted latency.
@@ -35,6 +38,13 @@
 // server and floor alike and each figure can switch the mail worker on or
 // off; figures 6 and 8 run the real binary, since only a process of its
 // own has an RSS of its own, and several instances are several processes.
+// The HTTP load of figures 1, 3 and 5 runs in a process of its own, this
+// binary again (loadgen.go), so that this process's CPU time is the
+// server's or the floor's alone.
+//
+// A throughput figure alternates its sides -rounds times, each turn after
+// -warmup of unmeasured load, and gives the range of the ratios measured
+// round by round beside their ratio over all rounds.
 package main
 
 import (
