@@ -7,10 +7,11 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 )
 
-// The functions of this file stand in, in generated.go, for three of
-// gqlgen's that cost the console's list most of its time: graph/genpatch
-// rewrites the calls after gqlgen has generated the file (see generate.go),
-// so `go generate` still produces all of generated.go and nobody edits it.
+// The functions of this file, and resolvePlainField (plainfield.go),
+// stand in, in generated.go, for four of gqlgen's that cost the console's
+// list most of its time: graph/genpatch rewrites the calls after gqlgen
+// has generated the file (see generate.go), so `go generate` still
+// produces all of generated.go and nobody edits it.
 // Each does what gqlgen's does, with less work per list element and per
 // object; the graph package's tests run every query through them.
 //

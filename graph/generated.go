@@ -2655,7 +2655,7 @@ func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field grap
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2678,7 +2678,7 @@ func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2701,7 +2701,7 @@ func (ec *executionContext) fieldContext_ApiKey_prefix(_ context.Context, field 
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2724,7 +2724,7 @@ func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2747,7 +2747,7 @@ func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2802,7 +2802,7 @@ func (ec *executionContext) fieldContext_CreateApiKeyPayload_apiKey(_ context.Co
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_secret(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2857,7 +2857,7 @@ func (ec *executionContext) fieldContext_CreateApiKeyPayload_userErrors(_ contex
 }
 
 func (ec *executionContext) _MailDelivery_status(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2880,7 +2880,7 @@ func (ec *executionContext) fieldContext_MailDelivery_status(_ context.Context, 
 }
 
 func (ec *executionContext) _MailDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2903,7 +2903,7 @@ func (ec *executionContext) fieldContext_MailDelivery_attempts(_ context.Context
 }
 
 func (ec *executionContext) _MailDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2926,7 +2926,7 @@ func (ec *executionContext) fieldContext_MailDelivery_lastError(_ context.Contex
 }
 
 func (ec *executionContext) _MailDelivery_sentAt(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2949,7 +2949,7 @@ func (ec *executionContext) fieldContext_MailDelivery_sentAt(_ context.Context, 
 }
 
 func (ec *executionContext) _Member_id(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2972,7 +2972,7 @@ func (ec *executionContext) fieldContext_Member_id(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Member_name(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2995,7 +2995,7 @@ func (ec *executionContext) fieldContext_Member_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Member_memberType(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3018,7 +3018,7 @@ func (ec *executionContext) fieldContext_Member_memberType(_ context.Context, fi
 }
 
 func (ec *executionContext) _Member_remark(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3041,7 +3041,7 @@ func (ec *executionContext) fieldContext_Member_remark(_ context.Context, field 
 }
 
 func (ec *executionContext) _Member_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3064,7 +3064,7 @@ func (ec *executionContext) fieldContext_Member_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _Member_bindStatus(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3119,7 +3119,7 @@ func (ec *executionContext) fieldContext_Member_securityInfo(_ context.Context, 
 }
 
 func (ec *executionContext) _Member_loginEmail(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3174,7 +3174,7 @@ func (ec *executionContext) fieldContext_Member_removal(_ context.Context, field
 }
 
 func (ec *executionContext) _Member_removedAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3305,7 +3305,7 @@ func (ec *executionContext) fieldContext_MemberConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _MemberConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MemberConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3328,7 +3328,7 @@ func (ec *executionContext) fieldContext_MemberConnection_totalCount(_ context.C
 }
 
 func (ec *executionContext) _MemberEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MemberEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3383,7 +3383,7 @@ func (ec *executionContext) fieldContext_MemberEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _MemberEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3406,7 +3406,7 @@ func (ec *executionContext) fieldContext_MemberEvent_id(_ context.Context, field
 }
 
 func (ec *executionContext) _MemberEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3429,7 +3429,7 @@ func (ec *executionContext) fieldContext_MemberEvent_kind(_ context.Context, fie
 }
 
 func (ec *executionContext) _MemberEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3452,7 +3452,7 @@ func (ec *executionContext) fieldContext_MemberEvent_actor(_ context.Context, fi
 }
 
 func (ec *executionContext) _MemberEvent_email(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3475,7 +3475,7 @@ func (ec *executionContext) fieldContext_MemberEvent_email(_ context.Context, fi
 }
 
 func (ec *executionContext) _MemberEvent_detail(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3498,7 +3498,7 @@ func (ec *executionContext) fieldContext_MemberEvent_detail(_ context.Context, f
 }
 
 func (ec *executionContext) _MemberEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3585,7 +3585,7 @@ func (ec *executionContext) fieldContext_MemberEventConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _MemberEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MemberEventEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4299,7 +4299,7 @@ func (ec *executionContext) fieldContext_Organization_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *member.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4345,7 +4345,7 @@ func (ec *executionContext) fieldContext_Organization_language(_ context.Context
 }
 
 func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.Organization) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4464,7 +4464,7 @@ func (ec *executionContext) fieldContext_Organization_webhookEndpoints(_ context
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4487,7 +4487,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4510,7 +4510,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4533,7 +4533,7 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4556,7 +4556,7 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 }
 
 func (ec *executionContext) _Policy_activationTTLSeconds(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4579,7 +4579,7 @@ func (ec *executionContext) fieldContext_Policy_activationTTLSeconds(_ context.C
 }
 
 func (ec *executionContext) _Policy_maxModifications(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4602,7 +4602,7 @@ func (ec *executionContext) fieldContext_Policy_maxModifications(_ context.Conte
 }
 
 func (ec *executionContext) _Policy_resendsPerHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4625,7 +4625,7 @@ func (ec *executionContext) fieldContext_Policy_resendsPerHour(_ context.Context
 }
 
 func (ec *executionContext) _Policy_resendsTotal(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4648,7 +4648,7 @@ func (ec *executionContext) fieldContext_Policy_resendsTotal(_ context.Context, 
 }
 
 func (ec *executionContext) _Policy_mailsPerRecipientHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4671,7 +4671,7 @@ func (ec *executionContext) fieldContext_Policy_mailsPerRecipientHour(_ context.
 }
 
 func (ec *executionContext) _Policy_mailsPerOrganizationHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4978,7 +4978,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Removal_allowed(ctx context.Context, field graphql.CollectedField, obj *model.Removal) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5001,7 +5001,7 @@ func (ec *executionContext) fieldContext_Removal_allowed(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Removal_reasons(ctx context.Context, field graphql.CollectedField, obj *model.Removal) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5088,7 +5088,7 @@ func (ec *executionContext) fieldContext_RevokeApiKeyPayload_userErrors(_ contex
 }
 
 func (ec *executionContext) _SecurityInfo_email(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5111,7 +5111,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_email(_ context.Context, f
 }
 
 func (ec *executionContext) _SecurityInfo_countryCode(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5134,7 +5134,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_countryCode(_ context.Cont
 }
 
 func (ec *executionContext) _SecurityInfo_phone(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5157,7 +5157,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_phone(_ context.Context, f
 }
 
 func (ec *executionContext) _SecurityInfo_status(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5180,7 +5180,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_status(_ context.Context, 
 }
 
 func (ec *executionContext) _SecurityInfo_submittedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5203,7 +5203,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_submittedAt(_ context.Cont
 }
 
 func (ec *executionContext) _SecurityInfo_activatedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5226,7 +5226,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_activatedAt(_ context.Cont
 }
 
 func (ec *executionContext) _SecurityInfo_linkSentAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5249,7 +5249,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_linkSentAt(_ context.Conte
 }
 
 func (ec *executionContext) _SecurityInfo_linkExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5272,7 +5272,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_linkExpiresAt(_ context.Co
 }
 
 func (ec *executionContext) _SecurityInfo_modificationsRemaining(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5295,7 +5295,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_modificationsRemaining(_ c
 }
 
 func (ec *executionContext) _SecurityInfo_nextResendAllowedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5318,7 +5318,7 @@ func (ec *executionContext) fieldContext_SecurityInfo_nextResendAllowedAt(_ cont
 }
 
 func (ec *executionContext) _SecurityInfo_resendsRemaining(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5405,7 +5405,7 @@ func (ec *executionContext) fieldContext_Subscription_memberChanged(_ context.Co
 }
 
 func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5428,7 +5428,7 @@ func (ec *executionContext) fieldContext_UserError_code(_ context.Context, field
 }
 
 func (ec *executionContext) _UserError_message(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5451,7 +5451,7 @@ func (ec *executionContext) fieldContext_UserError_message(_ context.Context, fi
 }
 
 func (ec *executionContext) _UserError_field(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5474,7 +5474,7 @@ func (ec *executionContext) fieldContext_UserError_field(_ context.Context, fiel
 }
 
 func (ec *executionContext) _UserError_retryAt(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5497,7 +5497,7 @@ func (ec *executionContext) fieldContext_UserError_retryAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _WebhookDelivery_webhookId(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5520,7 +5520,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_webhookId(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_type(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5543,7 +5543,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_type(_ context.Context,
 }
 
 func (ec *executionContext) _WebhookDelivery_payload(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5566,7 +5566,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_payload(_ context.Conte
 }
 
 func (ec *executionContext) _WebhookDelivery_status(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5589,7 +5589,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_status(_ context.Contex
 }
 
 func (ec *executionContext) _WebhookDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5612,7 +5612,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_attempts(_ context.Cont
 }
 
 func (ec *executionContext) _WebhookDelivery_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5635,7 +5635,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_createdAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5658,7 +5658,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_nextAttemptAt(_ context
 }
 
 func (ec *executionContext) _WebhookDelivery_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5681,7 +5681,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_deliveredAt(_ context.C
 }
 
 func (ec *executionContext) _WebhookDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5704,7 +5704,7 @@ func (ec *executionContext) fieldContext_WebhookDelivery_lastError(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_responseCode(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5750,7 +5750,7 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_id(_ context.Context, f
 }
 
 func (ec *executionContext) _WebhookEndpoint_url(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5773,7 +5773,7 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_url(_ context.Context, 
 }
 
 func (ec *executionContext) _WebhookEndpoint_events(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5796,7 +5796,7 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_events(_ context.Contex
 }
 
 func (ec *executionContext) _WebhookEndpoint_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5819,7 +5819,7 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_createdAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookEndpoint_updatedAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5842,7 +5842,7 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_updatedAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookEndpoint_enabled(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5865,7 +5865,7 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_enabled(_ context.Conte
 }
 
 func (ec *executionContext) _WebhookEndpoint_disabledAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5888,7 +5888,7 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_disabledAt(_ context.Co
 }
 
 func (ec *executionContext) _WebhookEndpoint_failingSince(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6051,7 +6051,7 @@ func (ec *executionContext) fieldContext_WebhookSecretPayload_endpoint(_ context
 }
 
 func (ec *executionContext) _WebhookSecretPayload_secret(ctx context.Context, field graphql.CollectedField, obj *model.WebhookSecretPayload) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6106,7 +6106,7 @@ func (ec *executionContext) fieldContext_WebhookSecretPayload_userErrors(_ conte
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6129,7 +6129,7 @@ func (ec *executionContext) fieldContext___Directive_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6152,7 +6152,7 @@ func (ec *executionContext) fieldContext___Directive_description(_ context.Conte
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6175,7 +6175,7 @@ func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Cont
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6242,7 +6242,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6265,7 +6265,7 @@ func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6288,7 +6288,7 @@ func (ec *executionContext) fieldContext___EnumValue_description(_ context.Conte
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6311,7 +6311,7 @@ func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Cont
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6334,7 +6334,7 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6357,7 +6357,7 @@ func (ec *executionContext) fieldContext___Field_name(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6456,7 +6456,7 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6479,7 +6479,7 @@ func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context,
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6502,7 +6502,7 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6525,7 +6525,7 @@ func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6580,7 +6580,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6603,7 +6603,7 @@ func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6626,7 +6626,7 @@ func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6649,7 +6649,7 @@ func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ contex
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6832,7 +6832,7 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 }
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6855,7 +6855,7 @@ func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6878,7 +6878,7 @@ func (ec *executionContext) fieldContext___Type_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6901,7 +6901,7 @@ func (ec *executionContext) fieldContext___Type_description(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7152,7 +7152,7 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolvePlainField(
 		ctx,
 		ec.OperationContext,
 		field,

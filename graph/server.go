@@ -148,11 +148,22 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 	srv.SetParserTokenLimit(MaxTokens)
 	// Persisted queries first: the limits check the document it finds.
 	persisted := persistedDocs{lru.New[string](PersistedQueries)}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: persisted})
-	srv.Use(newOperationLimits(o.Introspection))
-	srv.Use(newOperationObserver(o.OnOperation))
+	exts := []graphql.HandlerExtension{
+		extension.AutomaticPersistedQuery{Cache: persisted},
+		newOperationLimits(o.Introspection),
+		newOperationObserver(o.OnOperation),
+	}
 	if o.Introspection {
-		srv.Use(extension.Introspection{})
+		exts = append(exts, extension.Introspection{})
+	}
+	for _, e := range exts {
+		// Plain fields skip the field middleware (resolvePlainField):
+		// a field interceptor would miss them. Never call srv.AroundFields
+		// here either.
+		if _, ok := e.(graphql.FieldInterceptor); ok {
+			panic(fmt.Sprintf("graph: %s intercepts fields, which plain fields skip: see resolvePlainField", e.ExtensionName()))
+		}
+		srv.Use(e)
 	}
 	srv.SetErrorPresenter(presenter(o.Logger))
 	srv.SetRecoverFunc(func(ctx context.Context, v any) error {
