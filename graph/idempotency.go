@@ -44,6 +44,11 @@ func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) h
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		values := r.Header.Values(IdempotencyKeyHeader)
+		if len(values) == 0 {
+			// Most requests: nothing to parse the document for.
+			next.ServeHTTP(w, r)
+			return
+		}
 		req, _ := requestOf(ctx)
 		if req != nil && req.Query == "" {
 			// A persisted query sent by its hash is the request its

@@ -1,10 +1,10 @@
-// Command genpatch rewrites four calls in the code gqlgen generates for
+// Command genpatch rewrites calls in the code gqlgen generates for
 // memberbind (graph/generated.go) to the graph package's stand-ins for
 // them (graph/fieldset.go and graph/plainfield.go say what each saves):
-// the three of rewrites below, and the resolution of plain fields
-// (plainCalls). `go generate ./graph`
-// runs it right after gqlgen, so the file is still all generated: nobody
-// edits it, and regenerating reproduces it byte for byte.
+// those of rewrites below, and the resolution of plain fields
+// (plainCalls). `go generate ./graph` runs it right after gqlgen, so the
+// file is still all generated: nobody edits it, and regenerating
+// reproduces it byte for byte.
 //
 //	go run ./genpatch generated.go
 //
@@ -37,6 +37,16 @@ var rewrites = []rewrite{
 		Old: "out := graphql.NewFieldSet(fields)",
 		New: "out := newFieldSet(fields)",
 		Why: "an object's fields, written out without a map and a heap copy per field",
+	},
+	{
+		Old: "var buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\t\t\tresponse.Data = buf.Bytes()",
+		New: "response.Data = marshalData(opCtx.Operation, data)",
+		Why: "a query's answer written into a buffer of the size its last answer had",
+	},
+	{
+		Old: "var buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n\n\t\t\treturn &graphql.Response{\n\t\t\t\tData: buf.Bytes(),\n\t\t\t}",
+		New: "return &graphql.Response{Data: marshalData(opCtx.Operation, data)}",
+		Why: "a mutation's answer written into a buffer of the size its last answer had",
 	},
 	{
 		Old: "deferred := graphql.NewDeferredGroup(ctx)",
