@@ -7,12 +7,12 @@ import (
 )
 
 // TestGraphQLCostConfig: MEMBERBIND_GRAPHQL_COST_IN_FLIGHT bounds the cost
-// of the GraphQL operations executed at once, 2500 per CPU unless set; a
+// of the GraphQL operations executed at once, 7000 per CPU unless set; a
 // bad value is named in the error.
 func TestGraphQLCostConfig(t *testing.T) {
 	cfg, err := loadConfig(env(map[string]string{}))
-	if err != nil || cfg.GraphQLCostInFlight != 2500*runtime.GOMAXPROCS(0) {
-		t.Errorf("default GraphQL cost in flight %d, %v; want %d", cfg.GraphQLCostInFlight, err, 2500*runtime.GOMAXPROCS(0))
+	if err != nil || cfg.GraphQLCostInFlight != 7000*runtime.GOMAXPROCS(0) {
+		t.Errorf("default GraphQL cost in flight %d, %v; want %d", cfg.GraphQLCostInFlight, err, 7000*runtime.GOMAXPROCS(0))
 	}
 	if cfg, err = loadConfig(env(map[string]string{envGraphQLCost: "8000"})); err != nil || cfg.GraphQLCostInFlight != 8000 {
 		t.Errorf("%s=8000: %d, %v", envGraphQLCost, cfg.GraphQLCostInFlight, err)
