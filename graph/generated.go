@@ -2648,7 +2648,10 @@ func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field grap
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2671,7 +2674,10 @@ func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Prefix, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2694,7 +2700,10 @@ func (ec *executionContext) fieldContext_ApiKey_prefix(_ context.Context, field 
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[time.Time](obj.CreatedAt, nil); ok && plainOK(v, true) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2717,7 +2726,10 @@ func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.LastUsedAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2740,7 +2752,10 @@ func (ec *executionContext) fieldContext_ApiKey_lastUsedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *member.APIKey) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.RevokedAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2795,7 +2810,10 @@ func (ec *executionContext) fieldContext_CreateApiKeyPayload_apiKey(_ context.Co
 }
 
 func (ec *executionContext) _CreateApiKeyPayload_secret(ctx context.Context, field graphql.CollectedField, obj *model.CreateAPIKeyPayload) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Secret, nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2850,7 +2868,10 @@ func (ec *executionContext) fieldContext_CreateApiKeyPayload_userErrors(_ contex
 }
 
 func (ec *executionContext) _MailDelivery_status(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[member.DeliveryStatus](obj.Status, nil); ok && plainOK(v, true) {
+		return ec.marshalNMailDeliveryStatus2memberbindᚋinternalᚋmemberᚐDeliveryStatus(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2873,7 +2894,10 @@ func (ec *executionContext) fieldContext_MailDelivery_status(_ context.Context, 
 }
 
 func (ec *executionContext) _MailDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.Attempts, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2896,7 +2920,10 @@ func (ec *executionContext) fieldContext_MailDelivery_attempts(_ context.Context
 }
 
 func (ec *executionContext) _MailDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.LastError(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2919,7 +2946,10 @@ func (ec *executionContext) fieldContext_MailDelivery_lastError(_ context.Contex
 }
 
 func (ec *executionContext) _MailDelivery_sentAt(ctx context.Context, field graphql.CollectedField, obj *model.MailDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.SentAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2942,7 +2972,10 @@ func (ec *executionContext) fieldContext_MailDelivery_sentAt(_ context.Context, 
 }
 
 func (ec *executionContext) _Member_id(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.ID(), nil); ok && plainOK(v, true) {
+		return ec.marshalNID2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2965,7 +2998,10 @@ func (ec *executionContext) fieldContext_Member_id(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Member_name(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -2988,7 +3024,10 @@ func (ec *executionContext) fieldContext_Member_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Member_memberType(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[member.Type](obj.Type, nil); ok && plainOK(v, true) {
+		return ec.marshalNMemberType2memberbindᚋinternalᚋmemberᚐType(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3011,7 +3050,10 @@ func (ec *executionContext) fieldContext_Member_memberType(_ context.Context, fi
 }
 
 func (ec *executionContext) _Member_remark(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Remark(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3034,7 +3076,10 @@ func (ec *executionContext) fieldContext_Member_remark(_ context.Context, field 
 }
 
 func (ec *executionContext) _Member_createdAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[time.Time](obj.CreatedAt, nil); ok && plainOK(v, true) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3057,7 +3102,10 @@ func (ec *executionContext) fieldContext_Member_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _Member_bindStatus(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[member.Status](obj.Status(), nil); ok && plainOK(v, true) {
+		return ec.marshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3112,7 +3160,10 @@ func (ec *executionContext) fieldContext_Member_securityInfo(_ context.Context, 
 }
 
 func (ec *executionContext) _Member_loginEmail(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.LoginEmail(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3167,7 +3218,10 @@ func (ec *executionContext) fieldContext_Member_removal(_ context.Context, field
 }
 
 func (ec *executionContext) _Member_removedAt(ctx context.Context, field graphql.CollectedField, obj *model.Member) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.RemovedAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3298,7 +3352,10 @@ func (ec *executionContext) fieldContext_MemberConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _MemberConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.MemberConnection) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.TotalCount, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3321,7 +3378,10 @@ func (ec *executionContext) fieldContext_MemberConnection_totalCount(_ context.C
 }
 
 func (ec *executionContext) _MemberEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MemberEdge) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Cursor, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3376,7 +3436,10 @@ func (ec *executionContext) fieldContext_MemberEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _MemberEvent_id(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.ID(), nil); ok && plainOK(v, true) {
+		return ec.marshalNID2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3399,7 +3462,10 @@ func (ec *executionContext) fieldContext_MemberEvent_id(_ context.Context, field
 }
 
 func (ec *executionContext) _MemberEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[member.EventKind](obj.Kind, nil); ok && plainOK(v, true) {
+		return ec.marshalNMemberEventKind2memberbindᚋinternalᚋmemberᚐEventKind(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3422,7 +3488,10 @@ func (ec *executionContext) fieldContext_MemberEvent_kind(_ context.Context, fie
 }
 
 func (ec *executionContext) _MemberEvent_actor(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Actor(), nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3445,7 +3514,10 @@ func (ec *executionContext) fieldContext_MemberEvent_actor(_ context.Context, fi
 }
 
 func (ec *executionContext) _MemberEvent_email(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Email(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3468,7 +3540,10 @@ func (ec *executionContext) fieldContext_MemberEvent_email(_ context.Context, fi
 }
 
 func (ec *executionContext) _MemberEvent_detail(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Detail(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3491,7 +3566,10 @@ func (ec *executionContext) fieldContext_MemberEvent_detail(_ context.Context, f
 }
 
 func (ec *executionContext) _MemberEvent_occurredAt(ctx context.Context, field graphql.CollectedField, obj *model.MemberEvent) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[time.Time](obj.At, nil); ok && plainOK(v, true) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -3578,7 +3656,10 @@ func (ec *executionContext) fieldContext_MemberEventConnection_pageInfo(_ contex
 }
 
 func (ec *executionContext) _MemberEventEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.MemberEventEdge) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Cursor, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4292,7 +4373,10 @@ func (ec *executionContext) fieldContext_Organization_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Organization_name(ctx context.Context, field graphql.CollectedField, obj *member.Organization) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4338,7 +4422,10 @@ func (ec *executionContext) fieldContext_Organization_language(_ context.Context
 }
 
 func (ec *executionContext) _Organization_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.Organization) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[time.Time](obj.CreatedAt, nil); ok && plainOK(v, true) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4457,7 +4544,10 @@ func (ec *executionContext) fieldContext_Organization_webhookEndpoints(_ context
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.HasNextPage, nil); ok && plainOK(v, true) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4480,7 +4570,10 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.HasPreviousPage, nil); ok && plainOK(v, true) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4503,7 +4596,10 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.StartCursor, nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4526,7 +4622,10 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.EndCursor, nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4549,7 +4648,10 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 }
 
 func (ec *executionContext) _Policy_activationTTLSeconds(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.ActivationTTLSeconds, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4572,7 +4674,10 @@ func (ec *executionContext) fieldContext_Policy_activationTTLSeconds(_ context.C
 }
 
 func (ec *executionContext) _Policy_maxModifications(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.MaxModifications, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4595,7 +4700,10 @@ func (ec *executionContext) fieldContext_Policy_maxModifications(_ context.Conte
 }
 
 func (ec *executionContext) _Policy_resendsPerHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.ResendsPerHour, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4618,7 +4726,10 @@ func (ec *executionContext) fieldContext_Policy_resendsPerHour(_ context.Context
 }
 
 func (ec *executionContext) _Policy_resendsTotal(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.ResendsTotal, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4641,7 +4752,10 @@ func (ec *executionContext) fieldContext_Policy_resendsTotal(_ context.Context, 
 }
 
 func (ec *executionContext) _Policy_mailsPerRecipientHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.MailsPerRecipientHour, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4664,7 +4778,10 @@ func (ec *executionContext) fieldContext_Policy_mailsPerRecipientHour(_ context.
 }
 
 func (ec *executionContext) _Policy_mailsPerOrganizationHour(ctx context.Context, field graphql.CollectedField, obj *model.Policy) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.MailsPerOrganizationHour, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4971,7 +5088,10 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Removal_allowed(ctx context.Context, field graphql.CollectedField, obj *model.Removal) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.Allowed, nil); ok && plainOK(v, true) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -4994,7 +5114,10 @@ func (ec *executionContext) fieldContext_Removal_allowed(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Removal_reasons(ctx context.Context, field graphql.CollectedField, obj *model.Removal) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[[]string](obj.Reasons, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2ᚕstringᚄ(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5081,7 +5204,10 @@ func (ec *executionContext) fieldContext_RevokeApiKeyPayload_userErrors(_ contex
 }
 
 func (ec *executionContext) _SecurityInfo_email(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Email, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5104,7 +5230,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_email(_ context.Context, f
 }
 
 func (ec *executionContext) _SecurityInfo_countryCode(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.CountryCode, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5127,7 +5256,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_countryCode(_ context.Cont
 }
 
 func (ec *executionContext) _SecurityInfo_phone(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Phone, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5150,7 +5282,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_phone(_ context.Context, f
 }
 
 func (ec *executionContext) _SecurityInfo_status(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[member.Status](obj.Status(), nil); ok && plainOK(v, true) {
+		return ec.marshalNBindStatus2memberbindᚋinternalᚋmemberᚐStatus(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5173,7 +5308,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_status(_ context.Context, 
 }
 
 func (ec *executionContext) _SecurityInfo_submittedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[time.Time](obj.SubmittedAt, nil); ok && plainOK(v, true) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5196,7 +5334,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_submittedAt(_ context.Cont
 }
 
 func (ec *executionContext) _SecurityInfo_activatedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.ActivatedAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5219,7 +5360,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_activatedAt(_ context.Cont
 }
 
 func (ec *executionContext) _SecurityInfo_linkSentAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.LinkSentAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5242,7 +5386,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_linkSentAt(_ context.Conte
 }
 
 func (ec *executionContext) _SecurityInfo_linkExpiresAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.LinkExpiresAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5265,7 +5412,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_linkExpiresAt(_ context.Co
 }
 
 func (ec *executionContext) _SecurityInfo_modificationsRemaining(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.ModificationsRemaining(), nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5288,7 +5438,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_modificationsRemaining(_ c
 }
 
 func (ec *executionContext) _SecurityInfo_nextResendAllowedAt(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.NextResendAllowedAt()); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5311,7 +5464,10 @@ func (ec *executionContext) fieldContext_SecurityInfo_nextResendAllowedAt(_ cont
 }
 
 func (ec *executionContext) _SecurityInfo_resendsRemaining(ctx context.Context, field graphql.CollectedField, obj *model.SecurityInfo) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.ResendsRemaining()); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5398,7 +5554,10 @@ func (ec *executionContext) fieldContext_Subscription_memberChanged(_ context.Co
 }
 
 func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[member.Code](obj.Code, nil); ok && plainOK(v, true) {
+		return ec.marshalNUserErrorCode2memberbindᚋinternalᚋmemberᚐCode(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5421,7 +5580,10 @@ func (ec *executionContext) fieldContext_UserError_code(_ context.Context, field
 }
 
 func (ec *executionContext) _UserError_message(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Message, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5444,7 +5606,10 @@ func (ec *executionContext) fieldContext_UserError_message(_ context.Context, fi
 }
 
 func (ec *executionContext) _UserError_field(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[[]string](obj.Field, nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚕstringᚄ(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5467,7 +5632,10 @@ func (ec *executionContext) fieldContext_UserError_field(_ context.Context, fiel
 }
 
 func (ec *executionContext) _UserError_retryAt(ctx context.Context, field graphql.CollectedField, obj *model.UserError) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.RetryAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5490,7 +5658,10 @@ func (ec *executionContext) fieldContext_UserError_retryAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _WebhookDelivery_webhookId(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.MessageID, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5513,7 +5684,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_webhookId(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_type(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[member.WebhookEventType](obj.Type, nil); ok && plainOK(v, true) {
+		return ec.marshalNWebhookEventType2memberbindᚋinternalᚋmemberᚐWebhookEventType(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5536,7 +5710,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_type(_ context.Context,
 }
 
 func (ec *executionContext) _WebhookDelivery_payload(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Payload, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5559,7 +5736,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_payload(_ context.Conte
 }
 
 func (ec *executionContext) _WebhookDelivery_status(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[member.WebhookDeliveryStatus](obj.Status, nil); ok && plainOK(v, true) {
+		return ec.marshalNWebhookDeliveryStatus2memberbindᚋinternalᚋmemberᚐWebhookDeliveryStatus(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5582,7 +5762,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_status(_ context.Contex
 }
 
 func (ec *executionContext) _WebhookDelivery_attempts(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[int](obj.Attempts, nil); ok && plainOK(v, true) {
+		return ec.marshalNInt2int(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5605,7 +5788,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_attempts(_ context.Cont
 }
 
 func (ec *executionContext) _WebhookDelivery_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[time.Time](obj.CreatedAt, nil); ok && plainOK(v, true) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5628,7 +5814,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_createdAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.NextAttempt(), nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5651,7 +5840,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_nextAttemptAt(_ context
 }
 
 func (ec *executionContext) _WebhookDelivery_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.DeliveredAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5674,7 +5866,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_deliveredAt(_ context.C
 }
 
 func (ec *executionContext) _WebhookDelivery_lastError(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.LastErrorText(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5697,7 +5892,10 @@ func (ec *executionContext) fieldContext_WebhookDelivery_lastError(_ context.Con
 }
 
 func (ec *executionContext) _WebhookDelivery_responseCode(ctx context.Context, field graphql.CollectedField, obj *member.WebhookDelivery) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*int](obj.Response(), nil); ok && plainOK(v, false) {
+		return ec.marshalOInt2ᚖint(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5743,7 +5941,10 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_id(_ context.Context, f
 }
 
 func (ec *executionContext) _WebhookEndpoint_url(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.URL, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5766,7 +5967,10 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_url(_ context.Context, 
 }
 
 func (ec *executionContext) _WebhookEndpoint_events(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[[]member.WebhookEventType](obj.Events, nil); ok && plainOK(v, true) {
+		return ec.marshalNWebhookEventType2ᚕmemberbindᚋinternalᚋmemberᚐWebhookEventTypeᚄ(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5789,7 +5993,10 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_events(_ context.Contex
 }
 
 func (ec *executionContext) _WebhookEndpoint_createdAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[time.Time](obj.CreatedAt, nil); ok && plainOK(v, true) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5812,7 +6019,10 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_createdAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookEndpoint_updatedAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[time.Time](obj.UpdatedAt, nil); ok && plainOK(v, true) {
+		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5835,7 +6045,10 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_updatedAt(_ context.Con
 }
 
 func (ec *executionContext) _WebhookEndpoint_enabled(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.Enabled(), nil); ok && plainOK(v, true) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5858,7 +6071,10 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_enabled(_ context.Conte
 }
 
 func (ec *executionContext) _WebhookEndpoint_disabledAt(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.DisabledAt, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -5881,7 +6097,10 @@ func (ec *executionContext) fieldContext_WebhookEndpoint_disabledAt(_ context.Co
 }
 
 func (ec *executionContext) _WebhookEndpoint_failingSince(ctx context.Context, field graphql.CollectedField, obj *member.WebhookEndpoint) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*time.Time](obj.FailingSince, nil); ok && plainOK(v, false) {
+		return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6044,7 +6263,10 @@ func (ec *executionContext) fieldContext_WebhookSecretPayload_endpoint(_ context
 }
 
 func (ec *executionContext) _WebhookSecretPayload_secret(ctx context.Context, field graphql.CollectedField, obj *model.WebhookSecretPayload) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Secret, nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6099,7 +6321,10 @@ func (ec *executionContext) fieldContext_WebhookSecretPayload_userErrors(_ conte
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6122,7 +6347,10 @@ func (ec *executionContext) fieldContext___Directive_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Description(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6145,7 +6373,10 @@ func (ec *executionContext) fieldContext___Directive_description(_ context.Conte
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.IsRepeatable, nil); ok && plainOK(v, true) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6168,7 +6399,10 @@ func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Cont
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[[]string](obj.Locations, nil); ok && plainOK(v, true) {
+		return ec.marshalN__DirectiveLocation2ᚕstringᚄ(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6235,7 +6469,10 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6258,7 +6495,10 @@ func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Description(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6281,7 +6521,10 @@ func (ec *executionContext) fieldContext___EnumValue_description(_ context.Conte
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.IsDeprecated(), nil); ok && plainOK(v, true) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6304,7 +6547,10 @@ func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Cont
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.DeprecationReason(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6327,7 +6573,10 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6350,7 +6599,10 @@ func (ec *executionContext) fieldContext___Field_name(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Description(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6449,7 +6701,10 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.IsDeprecated(), nil); ok && plainOK(v, true) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6472,7 +6727,10 @@ func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context,
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.DeprecationReason(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6495,7 +6753,10 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {
+		return ec.marshalNString2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6518,7 +6779,10 @@ func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Description(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6573,7 +6837,10 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.DefaultValue, nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6596,7 +6863,10 @@ func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.IsDeprecated(), nil); ok && plainOK(v, true) {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6619,7 +6889,10 @@ func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.DeprecationReason(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6642,7 +6915,10 @@ func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ contex
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Description(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6825,7 +7101,10 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 }
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[string](obj.Kind(), nil); ok && plainOK(v, true) {
+		return ec.marshalN__TypeKind2string(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6848,7 +7127,10 @@ func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Name(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6871,7 +7153,10 @@ func (ec *executionContext) fieldContext___Type_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.Description(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -6894,7 +7179,10 @@ func (ec *executionContext) fieldContext___Type_description(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[*string](obj.SpecifiedByURL(), nil); ok && plainOK(v, false) {
+		return ec.marshalOString2ᚖstring(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7145,7 +7433,10 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return resolvePlainField(
+	if v, ok := plainResult[bool](obj.IsOneOf(), nil); ok && plainOK(v, false) {
+		return ec.marshalOBoolean2bool(ctx, field.Selections, v)
+	}
+	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
 		field,

@@ -1,8 +1,8 @@
 // Command genpatch rewrites calls in the code gqlgen generates for
 // memberbind (graph/generated.go) to the graph package's stand-ins for
 // them (graph/fieldset.go and graph/plainfield.go say what each saves):
-// those of rewrites below, and the resolution of plain fields
-// (plainCalls). `go generate ./graph` runs it right after gqlgen, so the
+// those of rewrites below, and a fast path at the top of each plain
+// field's function (plainFields). `go generate ./graph` runs it right after gqlgen, so the
 // file is still all generated: nobody edits it, and regenerating
 // reproduces it byte for byte.
 //
@@ -80,19 +80,15 @@ func patch(path string) error {
 
 // apply makes every rewrite in src and formats the result.
 func apply(src []byte) ([]byte, error) {
-	// The plain fields' calls first, by offset, from the last to the
-	// first so that each offset still holds when its turn comes.
-	offsets, err := plainCalls(src)
+	// The plain fields' fast paths first, by offset, from the last to
+	// the first so that each offset still holds when its turn comes.
+	fields, err := plainFields(src)
 	if err != nil {
 		return nil, err
 	}
-	const from, to = "graphql.ResolveField", "resolvePlainField"
-	for i := len(offsets) - 1; i >= 0; i-- {
-		o := offsets[i]
-		if !bytes.HasPrefix(src[o:], []byte(from)) {
-			return nil, fmt.Errorf("offset %d holds no %s", o, from)
-		}
-		src = append(src[:o], append([]byte(to), src[o+len(from):]...)...)
+	for i := len(fields) - 1; i >= 0; i-- {
+		o := fields[i].Offset
+		src = append(src[:o:o], append([]byte(fields[i].Insert), src[o:]...)...)
 	}
 	for _, r := range rewrites {
 		if !bytes.Contains(src, []byte(r.Old)) {

@@ -9,22 +9,40 @@ import (
 	"strings"
 )
 
-// plainCalls finds, in the generated source, the graphql.ResolveField
-// calls of plain fields and returns the offset of each call's
-// "graphql.ResolveField", for apply to point at resolvePlainField
-// (graph/plainfield.go). A plain field is one whose value a context-free
-// read of the parent gives, and whose type has no fields of its own:
+// plainField is a plain field's resolution in the generated source: where
+// its function's body starts, and the fast path to put there.
+type plainField struct {
+	Func   string // "_Member_name"
+	Offset int    // just after the body's opening brace
+	Insert string
+}
+
+// plainFields finds, in the generated source, the fields whose value a
+// context-free read of the parent gives and whose type has no fields of
+// its own, and writes for each the fast path that apply puts at the top
+// of its function (graph/plainfield.go says why). Such a field:
 //
-//   - its field context is a scalar's (graphql.NewScalarFieldContext) and
-//     not a resolver's (the fourth argument is false);
-//   - its resolver function is a single return that never mentions ctx:
+//   - has a scalar's field context (graphql.NewScalarFieldContext) that
+//     is not a resolver's (the fourth argument is false);
+//   - is resolved by a single return that never mentions ctx:
 //     `return obj.Name, nil` or `return obj.NextResendAllowedAt()`;
-//   - no directive wraps it (the middleware argument is nil).
-func plainCalls(src []byte) ([]int, error) {
+//   - has no directive wrapping it (the middleware argument is nil).
+//
+// The fast path reads the value as the resolver does and, when
+// plainResult and plainOK let it, writes it with the field's own
+// marshaler; otherwise the function goes on to gqlgen's ResolveField:
+//
+//	if v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {
+//		return ec.marshalNString2string(ctx, field.Selections, v)
+//	}
+func plainFields(src []byte) ([]plainField, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "generated.go", src, 0)
 	if err != nil {
 		return nil, err
+	}
+	text := func(n ast.Node) string {
+		return string(src[fset.Position(n.Pos()).Offset:fset.Position(n.End()).Offset])
 	}
 	scalarNotResolver := map[string]bool{}
 	for _, d := range f.Decls {
@@ -40,7 +58,7 @@ func plainCalls(src []byte) ([]int, error) {
 			scalarNotResolver[fn.Name.Name] = true
 		}
 	}
-	var offsets []int
+	var out []plainField
 	for _, d := range f.Decls {
 		fn, ok := d.(*ast.FuncDecl)
 		if !ok || fn.Recv == nil || !strings.HasPrefix(fn.Name.Name, "_") {
@@ -53,19 +71,47 @@ func plainCalls(src []byte) ([]int, error) {
 		if !scalarNotResolver["fieldContext"+fn.Name.Name] || !callsMethod(call.Args[3], "fieldContext"+fn.Name.Name) {
 			continue
 		}
-		if !contextFree(call.Args[4]) {
+		results := contextFree(call.Args[4])
+		if results == nil {
 			continue
 		}
 		if id, ok := call.Args[5].(*ast.Ident); !ok || id.Name != "nil" {
 			continue
 		}
-		offsets = append(offsets, fset.Position(call.Fun.Pos()).Offset)
+		typ, marshal := marshaler(call.Args[6])
+		nonNull, ok := call.Args[8].(*ast.Ident)
+		if typ == nil || marshal == nil || !ok || (nonNull.Name != "true" && nonNull.Name != "false") {
+			continue
+		}
+		var args []string
+		for _, r := range results {
+			args = append(args, text(r))
+		}
+		m := text(marshal)
+		m = strings.Replace(m, "selections", "field.Selections", 1)
+		insert := fmt.Sprintf("\n\tif v, ok := plainResult[%s](%s); ok && plainOK(v, %s) {\n\t\treturn %s\n\t}",
+			text(typ), strings.Join(args, ", "), nonNull.Name, m)
+		out = append(out, plainField{Func: fn.Name.Name, Offset: fset.Position(fn.Body.Lbrace).Offset + 1, Insert: insert})
 	}
-	if len(offsets) == 0 {
+	if len(out) == 0 {
 		return nil, fmt.Errorf("found no plain field's graphql.ResolveField call: gqlgen writes something else now")
 	}
-	sort.Ints(offsets)
-	return offsets, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].Offset < out[j].Offset })
+	return out, nil
+}
+
+// marshaler is the value type and the marshal call of a marshal literal
+// `func(ctx context.Context, selections ast.SelectionSet, v T) graphql.Marshaler { return <call> }`.
+func marshaler(e ast.Expr) (ast.Expr, *ast.CallExpr) {
+	lit, ok := e.(*ast.FuncLit)
+	if !ok || len(lit.Type.Params.List) != 3 {
+		return nil, nil
+	}
+	p := lit.Type.Params.List
+	if len(p[1].Names) != 1 || p[1].Names[0].Name != "selections" || len(p[2].Names) != 1 || p[2].Names[0].Name != "v" {
+		return nil, nil
+	}
+	return p[2].Type, singleReturnCall(lit.Body)
 }
 
 // singleReturnCall is the call of a body that is `return call(...)`.
@@ -101,28 +147,29 @@ func callsMethod(e ast.Expr, name string) bool {
 	return call != nil && isSelector(call.Fun, "ec", name)
 }
 
-// contextFree reports whether e is a resolver literal whose body is one
-// return, of a value and nil or of one call, that never mentions ctx.
-func contextFree(e ast.Expr) bool {
+// contextFree returns the results of a resolver literal whose body is one
+// return, of a value and nil or of one call, that never mentions ctx; nil
+// for any other.
+func contextFree(e ast.Expr) []ast.Expr {
 	lit, ok := e.(*ast.FuncLit)
 	if !ok || len(lit.Body.List) != 1 {
-		return false
+		return nil
 	}
 	ret, ok := lit.Body.List[0].(*ast.ReturnStmt)
 	if !ok {
-		return false
+		return nil
 	}
 	switch len(ret.Results) {
 	case 1:
 		if _, ok := ret.Results[0].(*ast.CallExpr); !ok {
-			return false
+			return nil
 		}
 	case 2:
 		if id, ok := ret.Results[1].(*ast.Ident); !ok || id.Name != "nil" {
-			return false
+			return nil
 		}
 	default:
-		return false
+		return nil
 	}
 	free := true
 	ast.Inspect(lit.Body, func(n ast.Node) bool {
@@ -131,5 +178,8 @@ func contextFree(e ast.Expr) bool {
 		}
 		return free
 	})
-	return free
+	if !free {
+		return nil
+	}
+	return ret.Results
 }

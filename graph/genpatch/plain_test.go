@@ -18,7 +18,9 @@ func (ec *executionContext) _Member_name(ctx context.Context, field graphql.Coll
 		func(ctx context.Context) (any, error) {
 			return obj.Name, nil
 		},
-		nil, marshal, true, true)
+		nil, func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		}, true, true)
 }
 func (ec *executionContext) fieldContext_Member_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Member", field, false, false, "String")
@@ -31,7 +33,9 @@ func (ec *executionContext) _Member_next(ctx context.Context, field graphql.Coll
 		func(ctx context.Context) (any, error) {
 			return obj.Next()
 		},
-		nil, marshal, true, false)
+		nil, func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		}, true, false)
 }
 func (ec *executionContext) fieldContext_Member_next(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Member", field, true, false, "Time")
@@ -44,7 +48,9 @@ func (ec *executionContext) _Member_events(ctx context.Context, field graphql.Co
 		func(ctx context.Context) (any, error) {
 			return ec.resolvers.Member().Events(ctx, obj)
 		},
-		nil, marshal, true, true)
+		nil, func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		}, true, true)
 }
 func (ec *executionContext) fieldContext_Member_events(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Member", field, true, true, "String")
@@ -57,26 +63,30 @@ func (ec *executionContext) _Member_cost(ctx context.Context, field graphql.Coll
 		func(ctx context.Context) (any, error) {
 			return obj.Cost(ctx), nil
 		},
-		nil, marshal, true, true)
+		nil, func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		}, true, true)
 }
 func (ec *executionContext) fieldContext_Member_cost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Member", field, true, false, "Int")
 }
 `
 
-func TestPlainCalls(t *testing.T) {
-	offsets, err := plainCalls([]byte(src))
+func TestPlainFields(t *testing.T) {
+	fields, err := plainFields([]byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var fields []string
-	for _, o := range offsets {
-		head := src[:o]
-		fn := head[strings.LastIndex(head, "func (ec *executionContext) ")+len("func (ec *executionContext) "):]
-		fields = append(fields, fn[:strings.Index(fn, "(")])
+	var got []string
+	for _, f := range fields {
+		got = append(got, f.Func+":"+f.Insert)
 	}
-	if got := strings.Join(fields, " "); got != "_Member_name _Member_next" {
-		t.Errorf("plain fields: %s, want _Member_name _Member_next", got)
+	want := []string{
+		"_Member_name:\n\tif v, ok := plainResult[string](obj.Name, nil); ok && plainOK(v, true) {\n\t\treturn ec.marshalNString2string(ctx, field.Selections, v)\n\t}",
+		"_Member_next:\n\tif v, ok := plainResult[*time.Time](obj.Next()); ok && plainOK(v, false) {\n\t\treturn ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, v)\n\t}",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("plain fields:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -84,7 +94,7 @@ func TestApplyRefusesUnknownOutput(t *testing.T) {
 	if _, err := apply([]byte(src)); err == nil || !strings.Contains(err.Error(), "gqlgen writes something else now") {
 		t.Errorf("apply on a file without gqlgen's list and object calls: %v, want a refusal naming the rewrite", err)
 	}
-	if _, err := plainCalls([]byte("package graph\n")); err == nil {
-		t.Error("plainCalls on a file without plain fields: no error")
+	if _, err := plainFields([]byte("package graph\n")); err == nil {
+		t.Error("plainFields on a file without plain fields: no error")
 	}
 }
