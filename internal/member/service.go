@@ -12,7 +12,8 @@ type Filter struct {
 	Status Status
 	// Search matches a member's name or the email of its current binding,
 	// ignoring case: a complete email address matches exactly that email
-	// (by index), anything else names and emails that contain it.
+	// (by index), anything else names and emails that contain it, among
+	// the newest SearchScope members of the list.
 	Search string
 	// Removed selects the members removed from the organization instead
 	// of its current ones.
@@ -88,6 +89,15 @@ func Cut[T any](q PageQuery, items []T) (page []T, more bool) {
 	return items[:q.Size], true
 }
 
+// SearchScope is how many members a search by a part of a name or an
+// email examines at most: the newest SearchScope members of the list it
+// searches (those added last, or in the list of removed members those
+// removed last). No index finds a substring, so such a search reads each
+// member it examines; bounded, its page and its count cost about the same
+// at a million members as at a hundred thousand. A search by a complete
+// email address is not bounded: it finds its member by index among all.
+const SearchScope = 100_000
+
 // MemberPage is one page of members, newest first. HasNext says whether
 // the list goes on after the page, HasPrevious whether it holds members
 // before it (Relay's hasNextPage and hasPreviousPage).
@@ -96,6 +106,11 @@ type MemberPage struct {
 	HasNext     bool
 	HasPrevious bool
 	Total       int
+	// SearchedOnlyNewest, when not zero, says that a search by a part of
+	// a name or an email examined only the newest SearchedOnlyNewest
+	// members of a list that has more (see SearchScope): Total counts the
+	// matches among them, and the pages hold only those.
+	SearchedOnlyNewest int
 }
 
 // EventPage is one page of a member's events, newest first, with
@@ -120,6 +135,11 @@ type Service interface {
 	// Member returns a member of the organization, or an *Error with
 	// CodeMemberNotFound.
 	Member(ctx context.Context, orgID, memberID int64) (*Member, error)
+	// Members returns one page of the organization's members that f
+	// selects, newest first, and as asked their number. A search by a
+	// part of a name or an email examines only the list's newest
+	// SearchScope members (MemberPage.SearchedOnlyNewest says when that
+	// left members out).
 	Members(ctx context.Context, orgID int64, f Filter, q PageQuery) (*MemberPage, error)
 	// MembersByID returns the organization's members with these ids,
 	// removed ones too, by id, in one read; an id of no member of the
