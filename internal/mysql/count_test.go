@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"memberbind/internal/member"
-	"memberbind/internal/mysql"
 	"memberbind/internal/testenv"
 )
 
@@ -256,7 +255,7 @@ func TestMembersCountPlan(t *testing.T) {
 		{}, {Removed: true}, {Type: member.TypeCreated, Status: member.StatusActivated},
 		{Status: member.StatusPending}, {Status: member.StatusFailed},
 	} {
-		countSQL, countArgs, _, _, err := mysql.MembersStatements(f.org.ID, filter, member.PageQuery{Size: 50}, f.clock.Now())
+		countSQL, countArgs, _, _, err := f.st.MembersStatements(f.ctx, f.org.ID, filter, member.PageQuery{Size: 50})
 		if err != nil {
 			t.Fatal(err)
 		}

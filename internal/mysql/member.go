@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -155,11 +156,20 @@ func (s *Store) lockMember(ctx context.Context, tx *sqlx.Tx, orgID, memberID int
 // Members returns one page of an organization's members, newest first.
 func (s *Store) Members(ctx context.Context, orgID int64, f member.Filter, q member.PageQuery) (*member.MemberPage, error) {
 	now := s.Now()
-	count, list, err := membersStatements(orgID, f, q, now)
+	search, err := parseFilter(f)
 	if err != nil {
 		return nil, err
 	}
+	if search.pattern != "" {
+		if search.window, err = s.findWindow(ctx, orgID, f.Removed); err != nil {
+			return nil, err
+		}
+	}
+	count, list := membersStatements(orgID, f, search, q, now)
 	page := &member.MemberPage{}
+	if search.window.limited {
+		page.SearchedOnlyNewest = s.scope
+	}
 	if !q.SkipTotal {
 		if err := s.db.GetContext(ctx, &page.Total, count.query, count.args...); err != nil {
 			return nil, fmt.Errorf("count members: %w", err)
@@ -203,7 +213,8 @@ type statement struct {
 // membersStatements are the two statements of Members: the count of the
 // members f selects, and the page q asks for. The count reads the
 // organization's member_counts (membersCount); only a search counts the
-// members it finds.
+// members it finds: a search by a complete email address by the bindings
+// that hold it, a substring search among the members of its window.
 //
 // The page reads, by the (org_id, removed_at, id) index, one member more
 // than q.Size on the page's side, so that the caller knows whether more
@@ -212,11 +223,8 @@ type statement struct {
 // read forwards after a cursor (or after one read backwards before a
 // cursor) costs one more index seek in the same statement rather than a
 // statement of its own.
-func membersStatements(orgID int64, f member.Filter, q member.PageQuery, now time.Time) (count, list statement, err error) {
-	from, cond, args, err := membersMatching(orgID, f, now)
-	if err != nil {
-		return count, list, err
-	}
+func membersStatements(orgID int64, f member.Filter, search memberSearch, q member.PageQuery, now time.Time) (count, list statement) {
+	from, cond, args := membersMatching(orgID, f, search, now)
 	var counted bool
 	if count, counted = membersCount(orgID, f, now); !counted {
 		count = statement{`SELECT COUNT(*)` + from + ` WHERE ` + cond, args}
@@ -243,14 +251,14 @@ func membersStatements(orgID int64, f member.Filter, q member.PageQuery, now tim
 		list.query = "(" + list.query + ") UNION ALL (" + selectFrom + probe + ` ORDER BY m.id` + probeOrder + ` LIMIT 1)`
 		list.args = append(append(list.args, args...), cursor)
 	}
-	return count, list, nil
+	return count, list
 }
 
 // membersMatching is the FROM clause and WHERE condition (with its
-// arguments) of the members of an organization that f selects, as of now.
-// Each member comes with its current binding as b; the caller may join
-// more to it.
-func membersMatching(orgID int64, f member.Filter, now time.Time) (from, cond string, args []any, err error) {
+// arguments) of the members of an organization that f selects, as of now,
+// with f's search as search reads it. Each member comes with its current
+// binding as b; the caller may join more to it.
+func membersMatching(orgID int64, f member.Filter, search memberSearch, now time.Time) (from, cond string, args []any) {
 	// from is where the members come from: every member of the
 	// organization with its current binding, or, for a search by an
 	// email address, the bindings that hold it (see searchEmailKey).
@@ -260,33 +268,44 @@ func membersMatching(orgID int64, f member.Filter, now time.Time) (from, cond st
 		where[1] = "m.removed_at IS NOT NULL"
 	}
 	args = []any{orgID}
-	if search := strings.TrimSpace(f.Search); search != "" {
-		if len(search) > member.MaxSearchLength {
-			return "", "", nil, member.FieldErrorf(member.CodeInvalidInput, "filter", "search must be at most %d characters", member.MaxSearchLength)
+	switch {
+	case search.emailKey != "":
+		// Start from the (org_id, email_key) index and keep the
+		// bindings that are their member's current one: the member
+		// then has that email whatever its state (pending,
+		// activated, failed), as the substring search below does.
+		// members.login_email needs no branch of its own: it is set
+		// at activation to the current binding's email, and an
+		// activated binding is never replaced.
+		from = ` FROM bindings b JOIN members m ON m.id = b.member_id AND m.org_id = b.org_id AND m.binding_id = b.id`
+		where = append([]string{"b.org_id = ?", "b.email_key = ?"}, where...)
+		args = append([]any{orgID, search.emailKey}, args...)
+	case search.pattern != "":
+		// The members of the search's window (see searchWindow), by
+		// the members_org index, named: when the window leaves members
+		// out, a range of it that holds the window alone. Left to
+		// choose, MariaDB 10.11 reads the whole (org_id, removed_at)
+		// prefix instead once the window is about half the list or
+		// more by its estimates, and scans the table when the
+		// organization is most of it.
+		from = ` FROM members m FORCE INDEX (members_org) LEFT JOIN bindings b ON b.id = m.binding_id AND b.org_id = m.org_id`
+		if w := search.window; w.limited {
+			if f.Removed {
+				where = append(where, "(m.removed_at > ? OR (m.removed_at = ? AND m.id > ?))")
+				args = append(args, w.removedAt, w.removedAt, w.id)
+			} else {
+				where = append(where, "m.id > ?")
+				args = append(args, w.id)
+			}
 		}
-		if key, ok := searchEmailKey(search); ok {
-			// Start from the (org_id, email_key) index and keep the
-			// bindings that are their member's current one: the member
-			// then has that email whatever its state (pending,
-			// activated, failed), as the substring search below does.
-			// members.login_email needs no branch of its own: it is set
-			// at activation to the current binding's email, and an
-			// activated binding is never replaced.
-			from = ` FROM bindings b JOIN members m ON m.id = b.member_id AND m.org_id = b.org_id AND m.binding_id = b.id`
-			where = append([]string{"b.org_id = ?", "b.email_key = ?"}, where...)
-			args = append([]any{orgID, key}, args...)
-		} else {
-			pattern := "%" + escapeLike(strings.ToLower(search)) + "%"
-			where = append(where, "(LOWER(m.name) LIKE ? OR b.email_key LIKE ? OR LOWER(m.login_email) LIKE ?)")
-			args = append(args, pattern, pattern, pattern)
-		}
+		where = append(where, "(LOWER(m.name) LIKE ? OR b.email_key LIKE ? OR LOWER(m.login_email) LIKE ?)")
+		args = append(args, search.pattern, search.pattern, search.pattern)
 	}
 	if f.Type != "" {
 		where = append(where, "m.member_type = ?")
 		args = append(args, string(f.Type))
 	}
 	switch f.Status {
-	case "":
 	case member.StatusUnbound:
 		where = append(where, "m.binding_id IS NULL")
 	case member.StatusActivated:
@@ -297,10 +316,86 @@ func membersMatching(orgID int64, f member.Filter, now time.Time) (from, cond st
 	case member.StatusPending:
 		where = append(where, "b.state = 'PENDING' AND NOT (b.unsent_links = 0 AND b.link_expires_at IS NOT NULL AND b.link_expires_at <= ?)")
 		args = append(args, now)
-	default:
-		return "", "", nil, member.FieldErrorf(member.CodeInvalidInput, "filter", "unknown bind status %q", f.Status)
 	}
-	return from, strings.Join(where, " AND "), args, nil
+	return from, strings.Join(where, " AND "), args
+}
+
+// memberSearch is a members search as the store runs it: none, a complete
+// email address (by its key), or a part of a name or an email (as a LIKE
+// pattern), examined among the members of its window.
+type memberSearch struct {
+	emailKey string
+	pattern  string
+	window   searchWindow
+}
+
+// searchWindow is the members of a list a substring search examines: its
+// newest, as many as the store's scope. limited says whether the list has
+// more; the window then holds the members after its bound, the newest
+// member it leaves out: those with a greater id, or in the list of
+// removed members those removed after it (by removed_at, then id).
+type searchWindow struct {
+	limited   bool
+	id        int64
+	removedAt time.Time
+}
+
+// parseFilter checks f and reads its search.
+func parseFilter(f member.Filter) (memberSearch, error) {
+	var search memberSearch
+	switch f.Status {
+	case "", member.StatusUnbound, member.StatusActivated, member.StatusFailed, member.StatusPending:
+	default:
+		return search, member.FieldErrorf(member.CodeInvalidInput, "filter", "unknown bind status %q", f.Status)
+	}
+	text := strings.TrimSpace(f.Search)
+	switch {
+	case text == "":
+	case len(text) > member.MaxSearchLength:
+		return search, member.FieldErrorf(member.CodeInvalidInput, "filter", "search must be at most %d characters", member.MaxSearchLength)
+	default:
+		if key, ok := searchEmailKey(text); ok {
+			search.emailKey = key
+		} else {
+			search.pattern = "%" + escapeLike(strings.ToLower(text)) + "%"
+		}
+	}
+	return search, nil
+}
+
+// findWindow finds the window of a substring search of an
+// organization's members, or of its removed members: the one member of
+// the list just past its newest s.scope, by a walk down the members_org
+// index that reads no table row and stops there, after at most s.scope + 1
+// entries whatever the size of the organization. The count and the page
+// then read that range of the index and no more (membersMatching).
+func (s *Store) findWindow(ctx context.Context, orgID int64, removed bool) (searchWindow, error) {
+	st := windowStatement(orgID, removed, s.scope)
+	var bound struct {
+		ID        int64        `db:"id"`
+		RemovedAt sql.NullTime `db:"removed_at"`
+	}
+	switch err := s.db.GetContext(ctx, &bound, st.query, st.args...); {
+	case errors.Is(err, sql.ErrNoRows): // the list has no more members than the scope
+		return searchWindow{}, nil
+	case err != nil:
+		return searchWindow{}, fmt.Errorf("find the window of a members search: %w", err)
+	}
+	return searchWindow{limited: true, id: bound.ID, removedAt: bound.RemovedAt.Time}, nil
+}
+
+// windowStatement reads the bound of a search window of scope members
+// (see searchWindow): the list's newest member beyond them, if any. The
+// list's members are in members_org in the window's order, (org_id, NULL,
+// id) for the current ones and (org_id, removed_at, id) for the removed
+// ones, so the walk needs neither a sort nor a row.
+func windowStatement(orgID int64, removed bool, scope int) statement {
+	if removed {
+		return statement{`SELECT id, removed_at FROM members WHERE org_id = ? AND removed_at IS NOT NULL
+			ORDER BY removed_at DESC, id DESC LIMIT 1 OFFSET ?`, []any{orgID, scope}}
+	}
+	return statement{`SELECT id, removed_at FROM members WHERE org_id = ? AND removed_at IS NULL
+		ORDER BY id DESC LIMIT 1 OFFSET ?`, []any{orgID, scope}}
 }
 
 // searchEmailKey reports whether a members search is a complete, valid
@@ -317,16 +412,17 @@ func membersMatching(orgID int64, f member.Filter, now time.Time) (from, cond st
 //   - Other addresses that merely contain it (malice@example.com for
 //     alice@example.com) no longer match; they are other people.
 //   - Names are not searched. A name holding a whole email address is
-//     rare, and matching names means reading every member of the
-//     organization (there is no index that can find a substring of a
-//     name): about a second at a million members, against milliseconds by
-//     the index (BENCHMARKS.md, "2 depth"). Such a member is still found
-//     by a part of the address that is not itself an address
-//     ("alice@example", "alice@").
+//     rare, and matching names means reading members one by one (there
+//     is no index that can find a substring of a name), so that a
+//     substring search examines only the newest members of the list
+//     (member.SearchScope), where the index finds the address among all
+//     of them in milliseconds. Such a member is still found by a part of
+//     the address that is not itself an address ("alice@example",
+//     "alice@"), if among the newest.
 //
 // Anything that is not a complete address (a name, a local part, a
 // domain) is matched as a substring of the name, the binding's email and
-// the login email, as before.
+// the login email, among the newest members of the list (searchWindow).
 func searchEmailKey(search string) (string, bool) {
 	if !strings.Contains(search, "@") {
 		return "", false

@@ -1,14 +1,16 @@
 package mysql_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"memberbind/internal/member"
-	"memberbind/internal/mysql"
 	"memberbind/internal/testenv"
 )
 
@@ -217,7 +219,7 @@ func TestMembersSearchByEmailPlan(t *testing.T) {
 		{Search: "alice@example.com", Status: member.StatusPending, Type: member.TypeCreated},
 		{Search: "hank@example.com", Status: member.StatusFailed},
 	} {
-		countSQL, countArgs, listSQL, listArgs, err := mysql.MembersStatements(f.org.ID, filter, member.PageQuery{Size: 20, After: 1 << 40}, f.clock.Now())
+		countSQL, countArgs, listSQL, listArgs, err := f.st.MembersStatements(f.ctx, f.org.ID, filter, member.PageQuery{Size: 20, After: 1 << 40})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,16 +244,22 @@ func TestMembersSearchByEmailPlan(t *testing.T) {
 // explain returns the server's EXPLAIN of query, one map per row.
 func (f *searchFixture) explain(query string, args ...any) []map[string]string {
 	f.t.Helper()
-	rows, err := f.db.QueryxContext(f.ctx, "EXPLAIN "+query, args...)
+	return explain(f.t, f.ctx, f.db, query, args...)
+}
+
+// explain returns the server's EXPLAIN of query on db, one map per row.
+func explain(t *testing.T, ctx context.Context, db *sqlx.DB, query string, args ...any) []map[string]string {
+	t.Helper()
+	rows, err := db.QueryxContext(ctx, "EXPLAIN "+query, args...)
 	if err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer rows.Close()
 	var plan []map[string]string
 	for rows.Next() {
 		row := map[string]any{}
 		if err := rows.MapScan(row); err != nil {
-			f.t.Fatal(err)
+			t.Fatal(err)
 		}
 		out := map[string]string{}
 		for k, v := range row {
@@ -267,7 +275,7 @@ func (f *searchFixture) explain(query string, args ...any) []map[string]string {
 		plan = append(plan, out)
 	}
 	if err := rows.Err(); err != nil {
-		f.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return plan
 }

@@ -31,7 +31,7 @@ func TestOrgIDKeepsPlans(t *testing.T) {
 		}
 		return q, a
 	}
-	_, _, pageSQL, pageArgs, err := mysql.MembersStatements(org, member.Filter{}, member.PageQuery{Size: 50}, f.clock.Now())
+	_, _, pageSQL, pageArgs, err := f.st.MembersStatements(f.ctx, org, member.Filter{}, member.PageQuery{Size: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

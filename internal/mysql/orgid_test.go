@@ -99,13 +99,16 @@ func TestMembersStatementsNameOrgID(t *testing.T) {
 	now := time.Now()
 	for _, f := range []member.Filter{
 		{}, {Removed: true}, {Type: member.TypeCreated}, {Status: member.StatusPending}, {Status: member.StatusFailed},
-		{Search: "ali"}, {Search: "alice@example.com"},
+		{Search: "ali"}, {Search: "ali", Removed: true}, {Search: "alice@example.com"},
 	} {
-		count, list, err := membersStatements(1, f, member.PageQuery{Size: 10, After: 5}, now)
+		search, err := parseFilter(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []statement{count, list} {
+		// A search's window as a list longer than it has.
+		search.window = searchWindow{limited: true, id: 3, removedAt: now}
+		count, list := membersStatements(1, f, search, member.PageQuery{Size: 10, After: 5}, now)
+		for _, s := range []statement{count, list, windowStatement(1, f.Removed, 10)} {
 			if p := orgIDProblems(s.query, false); len(p) > 0 {
 				t.Errorf("filter %+v: %s\n\t%s", f, strings.Join(p, "; "), oneLine(s.query))
 			}

@@ -20,6 +20,7 @@ type Store struct {
 	policy member.Policy
 	clock  func() time.Time
 	random io.Reader
+	scope  int       // how many members a substring search examines
 	budget orgBudget // the organizations' mail budgets reserved by this instance
 
 	// OnOutbox, when set, is called after a transaction that wrote outbox
@@ -44,6 +45,10 @@ type Options struct {
 	Now func() time.Time
 	// Random is the source of tokens and keys; crypto/rand when nil.
 	Random io.Reader
+	// SearchScope is how many of a list's newest members a search by a
+	// part of a name or an email examines; member.SearchScope when 0.
+	// Tests make it small, so as not to create a hundred thousand members.
+	SearchScope int
 }
 
 // New returns a Store on db.
@@ -58,7 +63,10 @@ func New(db *sqlx.DB, o Options) *Store {
 	if o.Random == nil {
 		o.Random = rand.Reader
 	}
-	return &Store{db: db, policy: o.Policy, clock: o.Now, random: o.Random}
+	if o.SearchScope <= 0 {
+		o.SearchScope = member.SearchScope
+	}
+	return &Store{db: db, policy: o.Policy, clock: o.Now, random: o.Random, scope: o.SearchScope}
 }
 
 // DB is the store's database handle.
