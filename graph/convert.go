@@ -198,6 +198,9 @@ func eventConnection(page *member.EventPage) *model.MemberEventConnection {
 func (r *Resolver) memberConnection(ctx context.Context, page *member.MemberPage) *model.MemberConnection {
 	shown := r.show(ctx, page.Members...)
 	conn := &model.MemberConnection{Edges: make([]*model.MemberEdge, 0, len(shown)), TotalCount: page.Total}
+	if page.SearchedOnlyNewest > 0 {
+		conn.SearchedOnlyNewest = &page.SearchedOnlyNewest
+	}
 	cursors := make([]string, 0, len(shown))
 	for _, m := range shown {
 		cursor := model.EncodeID(model.KindMemberCursor, m.Member.ID)

@@ -80,9 +80,10 @@ type ComplexityRoot struct {
 	}
 
 	MemberConnection struct {
-		Edges      func(childComplexity int) int
-		PageInfo   func(childComplexity int) int
-		TotalCount func(childComplexity int) int
+		Edges              func(childComplexity int) int
+		PageInfo           func(childComplexity int) int
+		SearchedOnlyNewest func(childComplexity int) int
+		TotalCount         func(childComplexity int) int
 	}
 
 	MemberEdge struct {
@@ -470,6 +471,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MemberConnection.PageInfo(childComplexity), true
+	case "MemberConnection.searchedOnlyNewest":
+		if e.ComplexityRoot.MemberConnection.SearchedOnlyNewest == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MemberConnection.SearchedOnlyNewest(childComplexity), true
 	case "MemberConnection.totalCount":
 		if e.ComplexityRoot.MemberConnection.TotalCount == nil {
 			break
@@ -1422,8 +1429,9 @@ input MemberFilter {
   removed: Boolean = false
   """
   Matches a member's name or email, ignoring case. A complete email address
-  matches the member holding exactly that email; anything else matches
-  names and emails that contain it.
+  matches the member holding exactly that email, among all members;
+  anything else matches names and emails that contain it, among the newest
+  100,000 members of the list (see MemberConnection.searchedOnlyNewest).
   """
   search: String
 }
@@ -1433,6 +1441,17 @@ type MemberConnection {
   pageInfo: PageInfo!
   "How many members match the filter, on all pages."
   totalCount: Int!
+  """
+  Set when a search by a part of a name or an email did not look at every
+  member of the list: such a search examines only the list's newest
+  members, this many of them (100,000), and the list has more. The newest
+  are the members added last, or in the list of removed members those
+  removed last. totalCount then counts the matches among them, and the
+  pages hold only those. A search by a complete email address examines
+  every member and always finds whoever holds that address; for it, as
+  without a search or when the list is no longer than that, this is null.
+  """
+  searchedOnlyNewest: Int
 }
 
 type MemberEdge {
@@ -1848,6 +1867,8 @@ func (ec *executionContext) childFields_MemberConnection(ctx context.Context, fi
 		return ec.fieldContext_MemberConnection_pageInfo(ctx, field)
 	case "totalCount":
 		return ec.fieldContext_MemberConnection_totalCount(ctx, field)
+	case "searchedOnlyNewest":
+		return ec.fieldContext_MemberConnection_searchedOnlyNewest(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type MemberConnection", field.Name)
 }
@@ -3374,6 +3395,29 @@ func (ec *executionContext) _MemberConnection_totalCount(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_MemberConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MemberConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _MemberConnection_searchedOnlyNewest(ctx context.Context, field graphql.CollectedField, obj *model.MemberConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MemberConnection_searchedOnlyNewest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SearchedOnlyNewest, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MemberConnection_searchedOnlyNewest(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("MemberConnection", field, false, false, "Int")
 }
 
@@ -8270,6 +8314,11 @@ func (ec *executionContext) _MemberConnection(ctx context.Context, sel ast.Selec
 		case "totalCount":
 			out.Values[i] = ec._MemberConnection_totalCount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "searchedOnlyNewest":
+			out.Values[i] = ec._MemberConnection_searchedOnlyNewest(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

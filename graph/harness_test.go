@@ -35,11 +35,19 @@ var start = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 
 func newAPI(t testing.TB, policy member.Policy) *api {
 	t.Helper()
-	clock := testenv.NewClock(start)
 	if policy == (member.Policy{}) {
 		policy = member.DefaultPolicy()
 	}
-	st := testenv.Store(t, mysql.Options{Policy: policy, Now: clock.Now})
+	return newAPIStore(t, mysql.Options{Policy: policy})
+}
+
+// newAPIStore is newAPI over a store with the options o, but for its
+// clock, which is the test's.
+func newAPIStore(t testing.TB, o mysql.Options) *api {
+	t.Helper()
+	clock := testenv.NewClock(start)
+	o.Now = clock.Now
+	st := testenv.Store(t, o)
 	srv := httptest.NewServer(graph.NewHandler(graph.Options{Service: st, Logger: slog.New(slog.DiscardHandler), Introspection: true}))
 	t.Cleanup(srv.Close)
 	org, key, err := st.CreateOrganization(context.Background(), "Acme", "en")

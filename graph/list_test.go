@@ -13,6 +13,7 @@ import (
 
 	"memberbind/graph"
 	"memberbind/internal/member"
+	"memberbind/internal/mysql"
 	"memberbind/internal/testenv"
 )
 
@@ -94,6 +95,49 @@ func TestMembersPagingAndFilters(t *testing.T) {
 		r := a.raw("Bearer "+a.key, q, nil)
 		if len(r.Errors) != 1 || r.Errors[0].Extensions["code"] != "INVALID_INPUT" {
 			t.Errorf("%s: errors %+v, want one INVALID_INPUT", q, r.Errors)
+		}
+	}
+}
+
+// TestMembersSearchedOnlyNewest: a search by a part of a name or an email
+// in a list longer than the store's search scope says that it examined
+// only the newest members, whether or not totalCount is asked for; a
+// search by a complete email address, a list without a search and a list
+// no longer than the scope say nothing.
+func TestMembersSearchedOnlyNewest(t *testing.T) {
+	t.Parallel()
+	a := newAPIStore(t, mysql.Options{SearchScope: 3})
+	var ids []string
+	for i := 1; i <= 5; i++ {
+		ids = append(ids, a.create(fmt.Sprintf("Ann %d", i)))
+	}
+	wantCode(t, a.bind(ids[0], "ann1@example.com"), "")
+	small := a.org("Small")
+	small.create("Ann Small")
+
+	for _, tc := range []struct {
+		api    *api
+		filter string
+		fields string
+		want   string // the names and what searchedOnlyNewest and totalCount answer
+	}{
+		{a, `{search: "ann"}`, "totalCount searchedOnlyNewest", "Ann 5,Ann 4,Ann 3 newest=3 total=3"},
+		{a, `{search: "ann"}`, "searchedOnlyNewest", "Ann 5,Ann 4,Ann 3 newest=3 total=<nil>"},
+		{a, `{search: "ann1@"}`, "totalCount searchedOnlyNewest", " newest=3 total=0"},
+		{a, `{search: "ANN1@example.com"}`, "totalCount searchedOnlyNewest", "Ann 1 newest=<nil> total=1"},
+		{a, `{}`, "totalCount searchedOnlyNewest", "Ann 5,Ann 4,Ann 3,Ann 2,Ann 1 newest=<nil> total=5"},
+		{a, `{search: "ann", removed: true}`, "totalCount searchedOnlyNewest", " newest=<nil> total=0"},
+		{small, `{search: "ann"}`, "totalCount searchedOnlyNewest", "Ann Small newest=<nil> total=1"},
+	} {
+		data := tc.api.do(`{ members(filter: `+tc.filter+`) { `+tc.fields+` edges { node { name } } } }`, nil)
+		conn := data["members"].(map[string]any)
+		var names []string
+		for _, e := range conn["edges"].([]any) {
+			names = append(names, e.(map[string]any)["node"].(map[string]any)["name"].(string))
+		}
+		got := fmt.Sprintf("%s newest=%v total=%v", strings.Join(names, ","), conn["searchedOnlyNewest"], conn["totalCount"])
+		if got != tc.want {
+			t.Errorf("filter %s: %s, want %s", tc.filter, got, tc.want)
 		}
 	}
 }

@@ -41,6 +41,15 @@ type MemberConnection struct {
 	PageInfo *PageInfo     `json:"pageInfo"`
 	// How many members match the filter, on all pages.
 	TotalCount int `json:"totalCount"`
+	// Set when a search by a part of a name or an email did not look at every
+	// member of the list: such a search examines only the list's newest
+	// members, this many of them (100,000), and the list has more. The newest
+	// are the members added last, or in the list of removed members those
+	// removed last. totalCount then counts the matches among them, and the
+	// pages hold only those. A search by a complete email address examines
+	// every member and always finds whoever holds that address; for it, as
+	// without a search or when the list is no longer than that, this is null.
+	SearchedOnlyNewest *int `json:"searchedOnlyNewest,omitempty"`
 }
 
 type MemberEdge struct {
@@ -64,8 +73,9 @@ type MemberFilter struct {
 	// true lists the members removed from the organization (newest first, as always) instead of its current members.
 	Removed *bool `json:"removed,omitempty"`
 	// Matches a member's name or email, ignoring case. A complete email address
-	// matches the member holding exactly that email; anything else matches
-	// names and emails that contain it.
+	// matches the member holding exactly that email, among all members;
+	// anything else matches names and emails that contain it, among the newest
+	// 100,000 members of the list (see MemberConnection.searchedOnlyNewest).
 	Search *string `json:"search,omitempty"`
 }
 
