@@ -35,10 +35,18 @@ type server struct {
 
 func newServer(t *testing.T) *server {
 	t.Helper()
+	return newServerStore(t, mysql.Options{})
+}
+
+// newServerStore is newServer over a store with the options o, but for
+// its clock, which is the test's.
+func newServerStore(t *testing.T, o mysql.Options) *server {
+	t.Helper()
 	// The clock starts at the real time, so that the times the browser
 	// shows are today's; the test moves it on to make a link expire.
 	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
-	st := testenv.Store(t, mysql.Options{Now: clock.Now})
+	o.Now = clock.Now
+	st := testenv.Store(t, o)
 	mux := http.NewServeMux()
 	// Subscriptions served as a deployment serves them (the console
 	// follows memberChanged); nothing polls, so nothing arrives.
@@ -589,13 +597,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	bad.checkClean("status of 401")
 }
 
-// TestConsolePaging walks the keyset pages of a longer member list.
+// TestConsolePaging walks the keyset pages of a longer member list, and
+// searches a list longer than a search looks at.
 func TestConsolePaging(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
 	browser := startBrowser(t)
-	s := newServer(t)
+	// A search by a part of a name looks at the newest 20 members only.
+	s := newServerStore(t, mysql.Options{SearchScope: 20})
 	ctx := context.Background()
 	caller, err := s.store.Authenticate(ctx, s.key)
 	if err != nil {
@@ -603,8 +613,14 @@ func TestConsolePaging(t *testing.T) {
 	}
 	org, actor := caller.Org, caller.Actor
 	for i := 1; i <= 25; i++ {
-		if _, err := s.store.CreateMember(ctx, org.ID, actor, member.TypeCreated, fmt.Sprintf("Member %02d", i), ""); err != nil {
+		m, err := s.store.CreateMember(ctx, org.ID, actor, member.TypeCreated, fmt.Sprintf("Member %02d", i), "")
+		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 1 {
+			if _, err := s.store.BindSecurityInfo(ctx, org.ID, actor, m.ID, testenv.SecurityInfo(t, "first.member@example.com")); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	tb := newTab(t, browser, testenv.ArtifactDir(t))
@@ -633,6 +649,48 @@ func TestConsolePaging(t *testing.T) {
 	tb.shot("23-page-2")
 	tb.do(chromedp.Click(css("#page-prev")))
 	tb.wait("page 1 again", `document.querySelectorAll('#members-body tr').length === 20`)
+	if !eval[bool](tb, `document.getElementById('list-scope').hidden`) {
+		t.Errorf("without a search, the list says %q", tb.text("#list-scope"))
+	}
+
+	// A search by a part of a name finds the matches among the newest 20
+	// and says so next to the count, also when it finds none; a complete
+	// email address finds the oldest member.
+	const onlyNewest = "Only the newest 20 members were searched. To find anyone, search for their full email address."
+	tb.do(chromedp.SendKeys(css("#filter-search"), "member"))
+	tb.wait("the search's count", `document.getElementById('list-range').textContent === 'Members 1–20 of 20'`)
+	if got := tb.text("#list-scope"); got != onlyNewest || eval[bool](tb, `document.getElementById('list-scope').hidden`) {
+		t.Errorf("a search of the newest members says %q", got)
+	}
+	if !eval[bool](tb, `document.getElementById('page-next').disabled`) {
+		t.Errorf("Next enabled after the newest 20 matches")
+	}
+	tb.shot("24-search-newest")
+	tb.typeInto("#filter-search", "first.member@")
+	tb.wait("no match among the newest", `!document.getElementById('members-empty').hidden`)
+	if got := tb.text("#list-status"); got != onlyNewest {
+		t.Errorf("a search that found nothing among the newest: status %q, want %q", got, onlyNewest)
+	}
+	tb.typeInto("#filter-search", "First.Member@example.com")
+	tb.wait("the oldest member by email", `document.querySelectorAll('#members-body tr').length === 1`)
+	if got := tb.text("#list-status"); got != "Members 1–1 of 1" {
+		t.Errorf("a search by a complete email: status %q", got)
+	}
+	if got := tb.text("#members-body tr .member-name"); got != "Member 01" {
+		t.Errorf("a search by a complete email found %q", got)
+	}
+	// 简体中文, then English again.
+	tb.typeInto("#filter-search", "member")
+	tb.wait("the search again", `!document.getElementById('list-scope').hidden`)
+	tb.do(chromedp.Focus(css("#lang")), chromedp.KeyEvent(kb.ArrowDown))
+	tb.wait("the note in Chinese", `document.getElementById('list-scope').textContent.startsWith('仅搜索了最新的 20 个成员')`)
+	tb.do(chromedp.Focus(css("#lang")), chromedp.KeyEvent(kb.ArrowUp))
+	tb.wait("the note in English", `document.getElementById('list-scope').textContent === `+js(onlyNewest))
+	tb.do(chromedp.Click(css("#filter-reset")))
+	tb.wait("the whole list", `document.getElementById('list-range').textContent === 'Members 1–20 of 25'`)
+	if !eval[bool](tb, `document.getElementById('list-scope').hidden`) {
+		t.Errorf("after Reset, the list says %q", tb.text("#list-scope"))
+	}
 	tb.checkClean()
 }
 

@@ -30,7 +30,7 @@ const membersQuery = `
 query ConsoleMembers($first: Int!, $after: String, $filter: MemberFilter) {
   organization { id name language policy { activationTTLSeconds } }
   members(first: $first, after: $after, filter: $filter) {
-    totalCount
+    totalCount searchedOnlyNewest
     pageInfo { hasNextPage endCursor }
     edges { cursor node { ...MemberFields } }
   }

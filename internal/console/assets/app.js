@@ -3,7 +3,7 @@
 
 import { $, h, replace, uid } from './dom.js';
 import { Client } from './api.js';
-import { applyStatic, initLang, lang, sentence, setLang, t } from './i18n.js';
+import { applyStatic, formatNumber, initLang, lang, sentence, setLang, t } from './i18n.js';
 import { closeDialog, emailEl, initDialog, showAlert, statusBadge, timeEl } from './ui.js';
 import { openBindFlow, openCreate, openDetails, openRemove } from './dialogs.js';
 import { openKeys } from './keys.js';
@@ -181,7 +181,7 @@ async function loadList() {
   const seq = ++state.seq;
   const table = $('members-table');
   table.setAttribute('aria-busy', 'true');
-  if (!state.conn) $('list-status').textContent = t('list.loading');
+  if (!state.conn) $('list-range').textContent = t('list.loading');
   let data;
   try {
     data = await client.members({
@@ -345,7 +345,12 @@ function renderList() {
   const page = state.cursors.length;
   const from = (page - 1) * state.pageSize + 1;
   const to = from + rows.length - 1;
-  $('list-status').textContent = rows.length > 0 ? t('list.range', { from, to, total: conn.totalCount }) : '';
+  $('list-range').textContent = rows.length > 0 ? t('list.range', { from, to, total: conn.totalCount }) : '';
+  // A search by a part of a name or email looks only at the newest
+  // members; say so, with the way to find anyone, even when it found none.
+  const scope = $('list-scope');
+  scope.hidden = !conn.searchedOnlyNewest;
+  scope.textContent = conn.searchedOnlyNewest ? t('list.searchedNewest', { count: formatNumber(conn.searchedOnlyNewest) }) : '';
   $('page-info').textContent = t('pager.page', { page });
   $('page-prev').disabled = page <= 1;
   $('page-next').disabled = !conn.pageInfo.hasNextPage;

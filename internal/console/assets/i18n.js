@@ -57,6 +57,7 @@ export const catalogs = {
     'list.range': 'Members {from}–{to} of {total}',
     'list.emptyAll': 'No member accounts yet. Create one with “Create member”.',
     'list.emptyFiltered': 'No member matches the search and filters.',
+    'list.searchedNewest': 'Only the newest {count} members were searched. To find anyone, search for their full email address.',
     'pager.label': 'Pages',
     'pager.prev': 'Previous',
     'pager.next': 'Next',
@@ -337,6 +338,7 @@ export const catalogs = {
     'list.range': '第 {from}–{to} 个成员，共 {total} 个',
     'list.emptyAll': '还没有成员账号。请点击“新建成员”创建。',
     'list.emptyFiltered': '没有符合搜索和筛选条件的成员。',
+    'list.searchedNewest': '仅搜索了最新的 {count} 个成员。要查找任意成员，请搜索其完整的邮箱地址。',
     'pager.label': '分页',
     'pager.prev': '上一页',
     'pager.next': '下一页',
@@ -644,6 +646,11 @@ export function formatTime(iso) {
     year: 'numeric', month: 'short', day: 'numeric',
     hour: '2-digit', minute: '2-digit', timeZoneName: 'short',
   }).format(d);
+}
+
+/** formatNumber is a count with the current language's digit grouping (100,000). */
+export function formatNumber(n) {
+  return new Intl.NumberFormat(current).format(n);
 }
 
 /**
