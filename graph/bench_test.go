@@ -19,7 +19,7 @@ import (
 const consoleMembers = `query ConsoleMembers($first: Int!, $after: String, $filter: MemberFilter) {
   organization { id name language policy { activationTTLSeconds } }
   members(first: $first, after: $after, filter: $filter) {
-    totalCount
+    totalCount searchedOnlyNewest
     pageInfo { hasNextPage endCursor }
     edges { cursor node { ...MemberFields } }
   }

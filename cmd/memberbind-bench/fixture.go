@@ -183,7 +183,7 @@ const pageQuery = `query Page($first: Int!, $after: String) {
 const consoleMembersQuery = `query ConsoleMembers($first: Int!, $after: String, $filter: MemberFilter) {
 	organization { id name language policy { activationTTLSeconds } }
 	members(first: $first, after: $after, filter: $filter) {
-		totalCount
+		totalCount searchedOnlyNewest
 		pageInfo { hasNextPage endCursor }
 		edges { cursor node { ...MemberFields } }
 	}
