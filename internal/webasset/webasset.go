@@ -9,6 +9,10 @@
 // or more are gzipped for clients that accept it, once, on the first such
 // request. ETags make a repeated request answer 304. Only GET and HEAD are
 // allowed; an unknown path is 404.
+//
+// Files are served from where they are: an embed.FS's bytes lie in the
+// binary's read-only data, and a Set reads them there rather than copying
+// them to the heap (the playground's bundles are 1.6 MB).
 package webasset
 
 import (
@@ -17,6 +21,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"path"
@@ -49,7 +54,11 @@ type asset struct {
 
 // file is one file of a Set.
 type file struct {
-	body        []byte
+	// body is the file's content: the FS's own file where it can be read
+	// at an offset (an embed.FS's reads the binary's data in place), else
+	// a copy.
+	body        io.ReaderAt
+	size        int64
 	contentType string
 	etag        string
 
@@ -57,23 +66,29 @@ type file struct {
 	gzipBody []byte
 }
 
-// New reads every file below dir in fsys (an embed.FS, typically) into a
-// Set served under prefix: the file dir/a/b.js is at prefix+"a/b.js" and
-// at its hashed name prefix+"a/b.<hash>.js". prefix is a path that ends
-// in a slash, such as "/console/assets/".
+// New makes a Set of every file below dir in fsys (an embed.FS,
+// typically), served under prefix: the file dir/a/b.js is at
+// prefix+"a/b.js" and at its hashed name prefix+"a/b.<hash>.js". prefix is
+// a path that ends in a slash, such as "/console/assets/". A file that can
+// be read at an offset (io.ReaderAt, as an embed.FS's and an
+// fstest.MapFS's can) stays open and is served from the FS; any other is
+// read into memory.
 func New(fsys fs.FS, dir, prefix string) (*Set, error) {
 	s := &Set{prefix: prefix, assets: make(map[string]asset), urls: make(map[string]string)}
 	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		body, err := fs.ReadFile(fsys, p)
+		body, size, err := open(fsys, p)
 		if err != nil {
 			return err
 		}
-		hash := contentHash(body)
+		hash, err := contentHash(io.NewSectionReader(body, 0, size))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
 		name := strings.TrimPrefix(p, dir+"/")
-		f := &file{body: body, contentType: contentType(name), etag: `"` + hash + `"`}
+		f := &file{body: body, size: size, contentType: contentType(name), etag: `"` + hash + `"`}
 		s.assets[name] = asset{file: f}
 		s.assets[hashedName(name, hash)] = asset{file: f, immutable: true}
 		s.urls[name] = prefix + hashedName(name, hash)
@@ -83,6 +98,29 @@ func New(fsys fs.FS, dir, prefix string) (*Set, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// open returns the content of the file name in fsys and its size: the
+// open file itself when it can be read at an offset, else a copy.
+func open(fsys fs.FS, name string) (io.ReaderAt, int64, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if ra, ok := f.(io.ReaderAt); ok && fi.Mode().IsRegular() {
+		return ra, fi.Size(), nil
+	}
+	defer f.Close()
+	body, err := io.ReadAll(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read %s: %w", name, err)
+	}
+	return bytes.NewReader(body), int64(len(body)), nil
 }
 
 // URL returns the path of the named file (a plain name, relative to the
@@ -146,17 +184,18 @@ func (a asset) serve(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
-	body, etag := a.body, a.etag
-	if len(a.body) >= gzipMinSize {
+	var body io.ReadSeeker = io.NewSectionReader(a.body, 0, a.size)
+	etag := a.etag
+	if a.size >= gzipMinSize {
 		h.Add("Vary", "Accept-Encoding")
 		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			body = a.gzipped()
+			body = bytes.NewReader(a.gzipped())
 			etag = strings.TrimSuffix(a.etag, `"`) + `-gzip"`
 			h.Set("Content-Encoding", "gzip")
 		}
 	}
 	h.Set("ETag", etag)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	http.ServeContent(w, r, "", time.Time{}, body)
 }
 
 // gzipped compresses the file on first use and keeps the result: the
@@ -165,7 +204,9 @@ func (f *file) gzipped() []byte {
 	f.gzipOnce.Do(func() {
 		var buf bytes.Buffer
 		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zw.Write(f.body) // writes to a bytes.Buffer do not fail
+		// Writes to a bytes.Buffer do not fail, and New has read the
+		// file once already.
+		io.Copy(zw, io.NewSectionReader(f.body, 0, f.size))
 		zw.Close()
 		f.gzipBody = buf.Bytes()
 	})
@@ -186,9 +227,12 @@ func acceptsGzip(header string) bool {
 }
 
 // contentHash is a short hex digest of body, for hashed names and ETags.
-func contentHash(body []byte) string {
-	sum := sha256.Sum256(body)
-	return hex.EncodeToString(sum[:])[:12]
+func contentHash(body io.Reader) (string, error) {
+	h := sha256.New()
+	if _, err := io.Copy(h, body); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
 }
 
 // hashedName puts a content hash before the extension of name: app.js

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -286,5 +287,26 @@ func TestHashedName(t *testing.T) {
 		if got := hashedName(name, "0123abcd"); got != want {
 			t.Errorf("hashedName(%q) = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestNewReadsInPlace: a file the FS can read at an offset (an embed.FS's,
+// here an fstest.MapFS's) is served from the FS, not copied to the heap.
+func TestNewReadsInPlace(t *testing.T) {
+	const size = 1 << 20
+	fsys := fstest.MapFS{"assets/big.js": {Data: bytes.Repeat([]byte("x"), size)}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s, err := New(fsys, "assets", prefix)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n >= size/4 {
+		t.Errorf("New allocated %d bytes for a file of %d", n, size)
+	}
+	w := get(t, s, http.MethodGet, prefix+"big.js", nil)
+	if w.Code != http.StatusOK || w.Body.Len() != size {
+		t.Errorf("GET big.js = %d with %d bytes, want 200 and %d", w.Code, w.Body.Len(), size)
 	}
 }
