@@ -56,8 +56,13 @@ var pageSource string
 //	h := console.Handler()
 //	mux.Handle("/console", h)
 //	mux.Handle("/console/", h)
+//
+// The site is built on the first request, so that an instance whose
+// console nobody opens does not read its files nor parse its page.
 func Handler() http.Handler {
-	return loadSite()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		loadSite().ServeHTTP(w, r)
+	})
 }
 
 // site is the console's handler: the rendered page and the assets.
@@ -80,8 +85,8 @@ var loadSite = sync.OnceValue(func() *site {
 	tmpl := template.Must(template.New("index.html").Funcs(template.FuncMap{
 		"asset": assets.URL,
 	}).Parse(pageSource))
-	// Rendered now, so that a page naming a missing asset fails at start
-	// (and in tests) rather than on a request.
+	// Rendered now, so that a page naming a missing asset fails here, in
+	// tests, rather than on some request.
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, pageData{Endpoint: Endpoint}); err != nil {
 		panic("console: render page: " + err.Error())
