@@ -1,5 +1,6 @@
 // Package tracing sets up OpenTelemetry tracing for memberbind: spans are
-// exported over OTLP (HTTP/protobuf) when the standard
+// exported over OTLP (HTTP/protobuf, by an exporter of its own: see
+// otlp.go) when the standard
 // OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is
 // set, and nothing is done otherwise: the global tracer provider stays
 // OpenTelemetry's no-op one, so instrumented code costs next to nothing.
@@ -17,7 +18,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -35,8 +35,9 @@ func Enabled(getenv func(string) string) bool {
 
 // Setup installs, when Enabled, a tracer provider that exports batches of
 // spans over OTLP/HTTP, configured by the standard OTEL_* variables
-// (endpoint, headers, timeout, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
-// OTEL_TRACES_SAMPLER), and the W3C trace-context propagator. The
+// (endpoint, headers, timeout, compression, certificates, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER, OTEL_BSP_*), and the W3C
+// trace-context propagator. The
 // returned function flushes and stops it; it does nothing when tracing is
 // off.
 func Setup(ctx context.Context, getenv func(string) string, version string) (func(context.Context) error, error) {
@@ -51,10 +52,11 @@ func Setup(ctx context.Context, getenv func(string) string, version string) (fun
 			break
 		}
 	}
-	exp, err := otlptracehttp.New(ctx)
+	cfg, err := otlpConfigFromEnv(getenv)
 	if err != nil {
 		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
 	}
+	exp := newExporter(cfg)
 	res, err := resource.New(ctx,
 		resource.WithAttributes(
 			attribute.String("service.name", "memberbind"),
