@@ -58,3 +58,31 @@ func TestPagesWrite(t *testing.T) {
 		t.Errorf("page in an unknown language: %d", w.Code)
 	}
 }
+
+// TestPagesParsedOnUse: a page is parsed when first rendered, so one that
+// does not define its parts is a 500 then; a missing file is a fault at
+// once.
+func TestPagesParsedOnUse(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for _, lang := range []string{"en", "zh-CN"} {
+		fsys["templates/"+lang+"/common.html"] = &fstest.MapFile{Data: []byte(``)}
+		fsys["templates/"+lang+"/nobody.html"] = &fstest.MapFile{Data: []byte(`{{define "title"}}Hi{{end}}`)}
+	}
+	p := ParsePages(fsys, []string{"nobody"}, nil)
+	if p.Template("en", "nobody") != nil {
+		t.Errorf("a page without a body parsed")
+	}
+	var logs bytes.Buffer
+	w := httptest.NewRecorder()
+	p.Write(w, httptest.NewRequest(http.MethodGet, "/x", nil), slog.New(slog.NewTextHandler(&logs, nil)), http.StatusOK, "nobody", &testPage{Frame: NewFrame("en")})
+	if w.Code != http.StatusInternalServerError || !strings.Contains(logs.String(), `defines no \"body\"`) {
+		t.Errorf("page without a body: %d; log %s", w.Code, logs.String())
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Errorf("ParsePages of a missing file did not panic")
+		}
+	}()
+	ParsePages(fsys, []string{"missing"}, nil)
+}
