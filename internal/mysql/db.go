@@ -35,9 +35,11 @@ const (
 	DefaultWriteTimeout   = 30 * time.Second
 )
 
-// hasParam reports whether the DSN's query sets param.
+// hasParam reports whether the DSN's query sets param. The query starts
+// at the first "?" after the last "/", as the driver's ParseDSN reads it:
+// a password may hold a "?" (or a "/") of its own.
 func hasParam(dsn, param string) bool {
-	_, query, ok := strings.Cut(dsn, "?")
+	_, query, ok := strings.Cut(dsn[strings.LastIndex(dsn, "/")+1:], "?")
 	if !ok {
 		return false
 	}
@@ -66,7 +68,7 @@ func NormalizeDSN(dsn string) (string, error) {
 	// three (prepare, execute, close). The driver escapes the arguments
 	// for the connection's character set and falls back to a prepared
 	// statement where it cannot. A DSN that says otherwise is kept.
-	if !strings.Contains(dsn, "interpolateParams=") {
+	if !hasParam(dsn, "interpolateParams") {
 		cfg.InterpolateParams = true
 	}
 	// A server that stops answering without closing the connection (a

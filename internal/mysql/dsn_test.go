@@ -20,6 +20,9 @@ func TestNormalizeDSN(t *testing.T) {
 		{"root@tcp(127.0.0.1:3306)/app", []string{"timeout=10s", "readTimeout=1m0s", "writeTimeout=30s"}, nil},
 		{"root@tcp(127.0.0.1:3306)/app?readTimeout=5m&timeout=2s", []string{"readTimeout=5m0s", "timeout=2s", "writeTimeout=30s"}, []string{"readTimeout=1m0s", "timeout=10s"}},
 		{"root@tcp(127.0.0.1:3306)/app?readTimeout=0", []string{"timeout=10s"}, []string{"readTimeout="}},
+		// A "?" in the password is not where the parameters start.
+		{"root:pa?ss@tcp(127.0.0.1:3306)/app?readTimeout=0&interpolateParams=false", []string{"timeout=10s"}, []string{"readTimeout=", "interpolateParams=true"}},
+		{"root:pa/ss?@tcp(127.0.0.1:3306)/app?timeout=2s", []string{"timeout=2s"}, []string{"timeout=10s"}},
 	} {
 		got, err := mysql.NormalizeDSN(c.dsn)
 		if err != nil {
