@@ -56,8 +56,12 @@ func (s *Store) ClaimWebhooks(ctx context.Context, owner string, limit int, leas
 				if len(picks) == 0 {
 					break
 				}
-				// The organizations are named too (docs/scaling.md), as
-				// the outbox claim does; the rows are found by primary key.
+				// The organizations are named too (docs/scaling.md). The
+				// outbox claim (leaseDue) no longer does, because there an
+				// org_id IN let the optimizer lock rows out of primary-key
+				// order; webhook_deliveries has no index that starts with
+				// org_id, so these rows are still found, and locked, by
+				// primary key.
 				picked, orgs := make([]int64, len(picks)), make([]int64, 0, len(picks))
 				for i, p := range picks {
 					picked[i] = p.ID
