@@ -327,8 +327,8 @@ func (h *Handler) respondLink(w http.ResponseWriter, r *http.Request, view membe
 		name = pageActivatedNow
 	}
 	lang := view.OrgLang
-	if !supportedLang(lang) {
-		lang = negotiateLang(r.Header.Get("Accept-Language"))
+	if !member.SupportedLang(lang) {
+		lang = webpage.NegotiateLang(r.Header.Get("Accept-Language"))
 	}
 	d := newPageData(lang, view, "")
 	if name == pageValid {
@@ -361,7 +361,7 @@ func (h *Handler) respondProblem(w http.ResponseWriter, r *http.Request, status 
 		writeJSON(w, r, status, problemResponse{Status: word, RetryAfter: secs})
 		return
 	}
-	lang := negotiateLang(r.Header.Get("Accept-Language"))
+	lang := webpage.NegotiateLang(r.Header.Get("Accept-Language"))
 	h.writePage(w, r, status, name, newPageData(lang, member.LinkView{}, strconv.Itoa(secs)))
 }
 

@@ -110,11 +110,6 @@ func (h *Handler) writePage(w http.ResponseWriter, r *http.Request, status int, 
 	pages.Write(w, r, h.log, status, name, d)
 }
 
-func supportedLang(lang string) bool { return member.SupportedLang(lang) }
-
-// negotiateLang picks en or zh-CN from an Accept-Language header.
-func negotiateLang(header string) string { return webpage.NegotiateLang(header) }
-
 // maskPhone shows an E.164 number with the middle of its national number
 // hidden, +86 138****8000: enough for the member to recognise it, too
 // little for anyone else to use it.

@@ -266,21 +266,3 @@ func TestEveryPage(t *testing.T) {
 		}
 	}
 }
-
-func TestNegotiateLang(t *testing.T) {
-	for header, want := range map[string]string{
-		"":                  "en",
-		"*":                 "en",
-		"zh":                "zh-CN",
-		"ZH-cn":             "zh-CN",
-		"zh-Hans-CN":        "zh-CN",
-		"en-US,zh;q=0.5":    "en",
-		"zh;q=0.5,en;q=0.5": "zh-CN",
-		"ja, fr;q=0.9":      "en",
-		"zh;q=bad":          "en",
-	} {
-		if got := negotiateLang(header); got != want {
-			t.Errorf("negotiateLang(%q) = %q, want %q", header, got, want)
-		}
-	}
-}
