@@ -222,12 +222,7 @@ func (h *Handler) serveLink(w http.ResponseWriter, r *http.Request, token string
 		h.respondProblem(w, r, http.StatusTooManyRequests, wait)
 		return
 	case err != nil:
-		// A database that did not answer within the request's deadline
-		// is a 503: the page asks to try again in a few minutes either way.
-		status := http.StatusInternalServerError
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
-			status = http.StatusServiceUnavailable
-		}
+		status := webpage.FaultStatus(r, err)
 		h.log.ErrorContext(r.Context(), "activation link", "method", r.Method, "outcome", "error", "status", status,
 			"token", webpage.Ref(token), "client", client.String(), "err", err)
 		h.respondProblem(w, r, status, 0)

@@ -628,10 +628,7 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, what, why strin
 // internal logs an internal error and answers the bare 500 page; 503 when
 // the database did not answer within the request's deadline.
 func (h *Handler) internal(w http.ResponseWriter, r *http.Request, what string, err error) {
-	status := http.StatusInternalServerError
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
-		status = http.StatusServiceUnavailable
-	}
+	status := webpage.FaultStatus(r, err)
 	h.log.ErrorContext(r.Context(), what, "method", r.Method, "path", r.URL.Path, "outcome", "error", "status", status, "err", err)
 	h.problem(w, r, status, 0)
 }

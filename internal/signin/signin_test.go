@@ -854,3 +854,28 @@ func TestSignInMailsPerHour(t *testing.T) {
 		t.Errorf("%d mails to Alice an hour after the first, want 1", n)
 	}
 }
+
+// deadlineStore runs out of time on every look-up, as a database that
+// stopped answering within the request's deadline.
+type deadlineStore struct{ errStore }
+
+func (deadlineStore) InspectSignIn(context.Context, string) (*member.SignInView, error) {
+	return nil, fmt.Errorf("inspect sign-in link: %w", context.DeadlineExceeded)
+}
+
+// TestStoreTimeout: a store that ran out of time is a 503, on the same
+// page that tells nothing.
+func TestStoreTimeout(t *testing.T) {
+	t.Parallel()
+	h, err := signin.New(signin.Options{Store: deadlineStore{}, AnswerFloor: -1, Now: func() time.Time { return t0 },
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &browser{f: &fixture{t: t}, h: h, remote: "192.0.2.1:1", cookies: map[string]*http.Cookie{}, header: http.Header{}}
+	res := b.get("/signin/confirm?token=" + strings.Repeat("A", 43))
+	checkPage(t, res, http.StatusServiceUnavailable, "en", "Something went wrong")
+	if strings.Contains(res.Body, "deadline") {
+		t.Errorf("the page shows the error:\n%s", res.Body)
+	}
+}

@@ -13,9 +13,11 @@
 package webpage
 
 import (
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -150,6 +152,17 @@ func FormatTime(lang string, t time.Time) string {
 		return fmt.Sprintf("%d年%d月%d日 %02d:%02d (UTC)", t.Year(), int(t.Month()), t.Day(), t.Hour(), t.Minute())
 	}
 	return t.Format("2 January 2006, 15:04 (UTC)")
+}
+
+// FaultStatus is the status of the page answering a request that failed
+// with err, an error of the store: 503 when the database did not answer
+// within the request's deadline (the page asks to try again in a few
+// minutes either way), else 500.
+func FaultStatus(r *http.Request, err error) int {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(r.Context().Err(), context.DeadlineExceeded) {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }
 
 // ClientAddr is the address a request is counted against: the peer's, or,

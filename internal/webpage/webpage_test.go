@@ -2,8 +2,12 @@ package webpage
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +81,22 @@ func TestNegotiateLang(t *testing.T) {
 		if got := NegotiateLang(header); got != want {
 			t.Errorf("NegotiateLang(%q) = %q, want %q", header, got, want)
 		}
+	}
+}
+
+// TestFaultStatus: a store error is a 500, unless the database ran out of
+// the request's time, which is a 503.
+func TestFaultStatus(t *testing.T) {
+	r := httptest.NewRequest(http.MethodGet, "/x", nil)
+	if got := FaultStatus(r, errors.New("down")); got != http.StatusInternalServerError {
+		t.Errorf("store error: %d, want 500", got)
+	}
+	if got := FaultStatus(r, fmt.Errorf("inspect link: %w", context.DeadlineExceeded)); got != http.StatusServiceUnavailable {
+		t.Errorf("store out of time: %d, want 503", got)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	if got := FaultStatus(r.WithContext(ctx), errors.New("driver: bad connection")); got != http.StatusServiceUnavailable {
+		t.Errorf("error after the request's deadline: %d, want 503", got)
 	}
 }
