@@ -1,9 +1,7 @@
 package testenv
 
 import (
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"os"
 	"strings"
 	"testing"
@@ -39,9 +37,6 @@ func Galera(t testing.TB) []string {
 	if len(cfgs) < 2 {
 		t.Fatalf("%s names %d node; the multi-node tests need at least 2", EnvGaleraDSNs, len(cfgs))
 	}
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "mbtest_" + hex.EncodeToString(b)
 	admin := cfgs[0].Clone()
 	admin.DBName = ""
 	db, err := sql.Open("mysql", admin.FormatDSN())
@@ -49,14 +44,16 @@ func Galera(t testing.TB) []string {
 		t.Fatal(err)
 	}
 	var on string
-	if err := db.QueryRow("SELECT @@wsrep_on").Scan(&on); err != nil || on != "1" {
-		db.Close()
+	err = db.QueryRow("SELECT @@wsrep_on").Scan(&on)
+	db.Close()
+	if err != nil || on != "1" {
 		t.Fatalf("%s: node %s is not a Galera node (wsrep_on %q, %v)", EnvGaleraDSNs, admin.Addr, on, err)
 	}
-	if _, err := db.Exec("CREATE DATABASE " + name); err != nil {
-		db.Close()
-		t.Fatalf("create test database on %s: %v", admin.Addr, err)
+	first, err := driver.ParseDSN(createDatabase(t, cfgs[0], "CREATE DATABASE %s"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	name := first.DBName
 	// The other nodes apply the DDL a moment later, and a connection that
 	// names the database in its handshake waits for nothing: ask each node
 	// with wsrep_sync_wait, which makes it apply what the cluster
@@ -76,12 +73,6 @@ func Galera(t testing.TB) []string {
 			t.Fatalf("node %s does not have the test database %s (%d, %v)", c.Addr, name, n, err)
 		}
 	}
-	t.Cleanup(func() {
-		defer db.Close()
-		if _, err := db.Exec("DROP DATABASE IF EXISTS " + name); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
 	dsns := make([]string, len(cfgs))
 	for i, cfg := range cfgs {
 		c := cfg.Clone()
