@@ -176,18 +176,25 @@ func endpointURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
-// parseHeaders parses k=v,k2=v2 with percent-encoded values.
+// parseHeaders parses k=v,k2=v2 with percent-encoded values. Its errors
+// name a pair by its position, never by its text: the values are
+// credentials (an API key, a bearer token), and a pair written wrong, as
+// "Authorization: Bearer ..." is, holds its value in what looks like its
+// name.
 func parseHeaders(s string) (map[string]string, error) {
 	h := make(map[string]string)
+	i := 0
 	for pair := range strings.SplitSeq(s, ",") {
+		i++
 		k, v, ok := strings.Cut(pair, "=")
 		k = strings.TrimSpace(k)
 		if !ok || k == "" || strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?={}`, r) }) {
-			return nil, fmt.Errorf("%q is not a header=value pair", strings.TrimSpace(pair))
+			return nil, fmt.Errorf("item %d of the comma-separated list is not a header=value pair (not shown: it may hold a secret)", i)
 		}
 		value, err := url.PathUnescape(v)
 		if err != nil {
-			return nil, fmt.Errorf("header %s: %w", k, err)
+			// Not err: it quotes the bad escape, a part of the value.
+			return nil, fmt.Errorf("header %s: the value is not percent-encoded (not shown: it may hold a secret)", k)
 		}
 		h[k] = strings.TrimSpace(value)
 	}

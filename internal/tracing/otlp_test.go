@@ -219,6 +219,8 @@ func TestOTLPConfigFromEnv(t *testing.T) {
 		{"not a URL", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
 		{"not http", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "grpc://c:4317"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
 		{"bad header", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_HEADERS": "novalue"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_HEADERS"},
+		{"header written as in HTTP", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_HEADERS": "a=1,Authorization: Bearer s3cret"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_HEADERS"},
+		{"header value badly escaped", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_HEADERS": "api-key=s3cret%zz"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_HEADERS"},
 		{"bad timeout", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "10s"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"},
 		{"bad compression", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_COMPRESSION"},
 		{"missing certificate", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://c", "OTEL_EXPORTER_OTLP_CERTIFICATE": "/nonexistent/ca.pem"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_CERTIFICATE"},
@@ -229,6 +231,9 @@ func TestOTLPConfigFromEnv(t *testing.T) {
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want one naming %s", err, tc.err)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("error %q quotes a header's value", err)
 				}
 				return
 			}
