@@ -164,16 +164,27 @@ func otlpConfigFromEnv(getenv func(string) string) (otlpConfig, error) {
 	return c, nil
 }
 
-// endpointURL parses an endpoint variable: an http or https URL.
+// endpointURL parses an endpoint variable: an http or https URL. Its
+// errors show the URL without its password.
 func endpointURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, err
+		// Not err: it quotes s, password and all.
+		return nil, errors.New("not a URL")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%q is not an http:// or https:// URL", s)
+		return nil, fmt.Errorf("%q is not an http:// or https:// URL", u.Redacted())
 	}
 	return u, nil
+}
+
+// redactedURL is raw without its password, for errors.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the collector"
+	}
+	return u.Redacted()
 }
 
 // parseHeaders parses k=v,k2=v2 with percent-encoded values. Its errors
@@ -323,7 +334,7 @@ func (e *exporter) post(ctx context.Context, body []byte) error {
 	if text == "" {
 		text = "(empty)"
 	}
-	err = fmt.Errorf("OTLP: %s answered %s: %s", e.cfg.URL, res.Status, text)
+	err = fmt.Errorf("OTLP: %s answered %s: %s", redactedURL(e.cfg.URL), res.Status, text)
 	switch res.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return &retryableError{err: err, after: retryAfter(res.Header.Get("Retry-After"))}

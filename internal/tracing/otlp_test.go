@@ -218,6 +218,8 @@ func TestOTLPConfigFromEnv(t *testing.T) {
 		}, otlpConfig{URL: "http://c:4318/v1/traces", Headers: map[string]string{"b": "2"}, Timeout: 3 * time.Second}, ""},
 		{"not a URL", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
 		{"not http", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "grpc://c:4317"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{"not http, with a password", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "grpc://u:s3cret@c:4317"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{"not a URL, with a password", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://u:s3cret@c:4318/%zz"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
 		{"bad header", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_HEADERS": "novalue"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_HEADERS"},
 		{"header written as in HTTP", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_HEADERS": "a=1,Authorization: Bearer s3cret"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_HEADERS"},
 		{"header value badly escaped", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c", "OTEL_EXPORTER_OTLP_HEADERS": "api-key=s3cret%zz"}, otlpConfig{}, "OTEL_EXPORTER_OTLP_HEADERS"},
@@ -233,7 +235,7 @@ func TestOTLPConfigFromEnv(t *testing.T) {
 					t.Fatalf("error %v, want one naming %s", err, tc.err)
 				}
 				if strings.Contains(err.Error(), "s3cret") {
-					t.Errorf("error %q quotes a header's value", err)
+					t.Errorf("error %q quotes a secret", err)
 				}
 				return
 			}
@@ -292,6 +294,15 @@ func TestExporterRetries(t *testing.T) {
 	}
 	if len(bad.requests) != 1 {
 		t.Errorf("400: %d attempts, want 1", len(bad.requests))
+	}
+	// A password in the endpoint (sent as basic authentication) stays
+	// out of the error, which goes to OpenTelemetry's error handler and
+	// the log.
+	withPassword := newCollector(t, status(http.StatusBadRequest))
+	cfg.URL = strings.Replace(withPassword.URL, "http://", "http://user:s3cret@", 1) + "/v1/traces"
+	err = newExporter(quickRetries(cfg)).ExportSpans(t.Context(), spans)
+	if err == nil || !strings.Contains(err.Error(), "400") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("400 from an endpoint with a password: error %v, want it reported without the password", err)
 	}
 
 	busy := newCollector(t, status(503), status(503), status(503))
