@@ -403,3 +403,63 @@ func TestSetupExports(t *testing.T) {
 		t.Errorf("exported %q, want work", s.Name)
 	}
 }
+
+// TestExporterHungCollector: a collector that takes requests and never
+// answers costs an export at most its attempts' timeouts within the
+// retry window, and Shutdown ends an export that waits on it at once,
+// so that a stopping process does not hang on its collector.
+func TestExporterHungCollector(t *testing.T) {
+	hang := make(chan struct{})
+	hangs := make([]func(http.ResponseWriter), 100)
+	for i := range hangs {
+		hangs[i] = func(http.ResponseWriter) { <-hang }
+	}
+	c := newCollector(t, hangs...)
+	t.Cleanup(func() { close(hang) }) // before the server closes
+	cfg, err := otlpConfigFromEnv(envOf(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": c.URL, "OTEL_EXPORTER_OTLP_TIMEOUT": "50"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = quickRetries(cfg)
+	cfg.retryWithin = 300 * time.Millisecond
+	start := time.Now()
+	if err := newExporter(cfg).ExportSpans(t.Context(), testSpans(t)); err == nil {
+		t.Error("an export to a collector that never answers succeeded")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the export took %s, want about the retry window (300ms)", took)
+	}
+	c.mu.Lock()
+	attempts := len(c.requests)
+	c.mu.Unlock()
+	if attempts < 2 {
+		t.Errorf("%d attempts, want the timed-out one retried", attempts)
+	}
+
+	cfg.Timeout, cfg.retryWithin = time.Minute, time.Minute
+	e := newExporter(cfg)
+	done := make(chan error, 1)
+	go func() { done <- e.ExportSpans(context.Background(), testSpans(t)) }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		c.mu.Lock()
+		n := len(c.requests)
+		c.mu.Unlock()
+		if n > attempts {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the export did not reach the collector within 10s")
+		}
+	}
+	if err := e.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Error("an export cut by Shutdown succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Shutdown did not end the export waiting on the collector")
+	}
+}
