@@ -139,9 +139,13 @@ func New(o Options) *Registry {
 	return r
 }
 
-// Handler serves the metrics in Prometheus' text format.
+// Handler serves the metrics in Prometheus' text format. A metric that
+// cannot be collected (the outbox gauges, while the database does not
+// answer) is left out of the scrape, not the scrape failed: promhttp's
+// default would answer 500 and nothing else, losing the pool's and the
+// requests' metrics just when they tell what is wrong.
 func (r *Registry) Handler() http.Handler {
-	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg})
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg, ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Gatherer is the registry, for tests that read it.
@@ -212,8 +216,8 @@ var (
 // backlogCollector reads the outbox at scrape time, so that every instance
 // reports the same backlog and no instance needs to track the others'
 // sends. A database that does not answer in time makes the scrape go
-// without the gauges (an error in the scrape, which Prometheus shows)
-// rather than hang it.
+// without the gauges rather than hang it: a line in the log, and
+// promhttp_metric_handler_errors_total{cause="gathering"} counts it.
 type backlogCollector struct{ o Options }
 
 func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
