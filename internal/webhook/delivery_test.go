@@ -304,7 +304,8 @@ func TestBindingFailedSoon(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	w := f.worker(webhook.Options{Poll: 10 * time.Millisecond, Sweep: time.Millisecond})
+	sweeps := &countingSweeps{Store: f.st}
+	w := f.worker(webhook.Options{Queue: sweeps, Poll: 10 * time.Millisecond, Sweep: time.Millisecond})
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	// (SweepBindingFailures emits nothing a millisecond early: see
@@ -316,10 +317,35 @@ func TestBindingFailedSoon(t *testing.T) {
 		}
 		return nil
 	})
+	// Once: sweeps after the event was queued queue nothing more. (The
+	// worker sweeps by the injected clock, so the clock moves for each.)
+	after := sweeps.n.Load()
+	testenv.Eventually(t, 10*time.Second, "two more sweeps", func() error {
+		if got := sweeps.n.Load(); got < after+2 {
+			clock.Add(time.Millisecond)
+			return fmt.Errorf("%d sweeps since the delivery", got-after)
+		}
+		return nil
+	})
 	cancel()
 	<-done
+	if n := testenv.Count(t, f.st.DB(), "webhook_deliveries", "type = ?", string(member.WebhookBindingFailed)); n != 1 {
+		t.Errorf("%d binding.failed deliveries queued, want 1", n)
+	}
 	got := rc.requests()
 	if len(got) != 1 || got[0].Err != nil || !strings.Contains(got[0].Body, `"type":"binding.failed"`) || !strings.Contains(got[0].Body, member.PublicMemberID(m.ID)) {
 		t.Errorf("requests %+v", got)
 	}
+}
+
+// countingSweeps counts the sweeps for failed bindings that end.
+type countingSweeps struct {
+	*mysql.Store
+	n atomic.Int32
+}
+
+func (c *countingSweeps) SweepBindingFailures(ctx context.Context, limit int) (int, error) {
+	n, err := c.Store.SweepBindingFailures(ctx, limit)
+	c.n.Add(1)
+	return n, err
 }

@@ -208,7 +208,9 @@ func (f *fixture) deliveries(e *member.WebhookEndpoint) []*member.WebhookDeliver
 }
 
 func (f *fixture) worker(o webhook.Options) *webhook.Worker {
-	o.Queue = f.st
+	if o.Queue == nil {
+		o.Queue = f.st
+	}
 	if o.Guard == nil {
 		o.Guard = &webhook.Guard{AllowPrivate: true}
 	}
