@@ -269,8 +269,15 @@ func TestSSRF(t *testing.T) {
 		t.Errorf("the receiver got %d requests through the guard", len(got))
 	}
 
+	// A URL the request cannot be made of: the error, which is logged,
+	// leaves out the URL and the credentials its query may hold.
+	a := w.Attempt(ctx, member.WebhookMessage{WebhookDelivery: member.WebhookDelivery{MessageID: "msg_z", Payload: "{}"}, URL: "https://bad host/?key=s3cret", Secret: secret})
+	if a.Error == "" || strings.Contains(a.Error, "s3cret") {
+		t.Errorf("unusable URL: error %q, want one without the URL", a.Error)
+	}
+
 	open := webhook.NewWorker(webhook.Options{Guard: &webhook.Guard{AllowPrivate: true}, Now: clock.Now})
-	a := open.Attempt(ctx, member.WebhookMessage{WebhookDelivery: member.WebhookDelivery{MessageID: "msg_y", Payload: "{}"}, URL: rc.URL + "/redirect", Secret: secret})
+	a = open.Attempt(ctx, member.WebhookMessage{WebhookDelivery: member.WebhookDelivery{MessageID: "msg_y", Payload: "{}"}, URL: rc.URL + "/redirect", Secret: secret})
 	if a.ResponseCode != http.StatusFound || a.Error == "" || webhook.Permanent(a.ResponseCode) {
 		t.Errorf("redirect: %+v, want a failed attempt with 302, retried", a)
 	}

@@ -278,7 +278,7 @@ func (w *Worker) Attempt(ctx context.Context, m member.WebhookMessage) member.We
 	body := []byte(m.Payload)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, bytes.NewReader(body))
 	if err != nil {
-		a.Error = "bad request: " + err.Error()
+		a.Error = "bad request: " + withoutURL(err)
 		return a
 	}
 	req.Header.Set("Content-Type", "application/json")
@@ -288,13 +288,7 @@ func (w *Worker) Attempt(ctx context.Context, m member.WebhookMessage) member.We
 	req.Header.Set("webhook-signature", Sign(key, m.MessageID, now, body))
 	resp, err := w.client.Do(req)
 	if err != nil {
-		a.Error = err.Error()
-		// The client's error quotes the URL, whose query may hold the
-		// organization's own credentials; the endpoint names it anyway.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			a.Error = ue.Op + " the endpoint: " + ue.Err.Error()
-		}
+		a.Error = withoutURL(err)
 		if errors.Is(err, ErrForbiddenAddress) {
 			a.Error = "refused: " + a.Error
 		}
@@ -310,6 +304,17 @@ func (w *Worker) Attempt(ctx context.Context, m member.WebhookMessage) member.We
 		}
 	}
 	return a
+}
+
+// withoutURL is err's text without the URL that net/http and net/url
+// quote, whose query may hold the organization's own credentials: an
+// attempt's error is logged, and the delivery names its endpoint anyway.
+func withoutURL(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Op + " the endpoint: " + ue.Err.Error()
+	}
+	return err.Error()
 }
 
 // Permanent says whether a response code ends a delivery: any 4xx but
