@@ -188,13 +188,7 @@ const consoleMembersQuery = `query ConsoleMembers($first: Int!, $after: String, 
 		edges { cursor node { ...MemberFields } }
 	}
 }
-fragment MemberFields on Member {
-	id name memberType remark createdAt bindStatus loginEmail
-	removal { allowed reasons }
-	securityInfo { email countryCode phone status submittedAt activatedAt linkSentAt linkExpiresAt
-		modificationsRemaining nextResendAllowedAt
-		delivery { status attempts lastError sentAt } }
-}`
+` + consoleMemberFragment
 
 // consoleMemberFragment is the console's MemberFields fragment
 // (internal/console/assets/api.js), which its list and its mutations ask.
