@@ -15,7 +15,8 @@ import (
 	"memberbind/internal/member"
 )
 
-// consoleMembers is the console's list request (internal/console/assets/api.js).
+// consoleMembers is the console's list request (internal/console/assets/api.js);
+// cmd/memberbind-bench's TestConsoleQueriesAreTheConsoles checks it is.
 const consoleMembers = `query ConsoleMembers($first: Int!, $after: String, $filter: MemberFilter) {
   organization { id name language policy { activationTTLSeconds } }
   members(first: $first, after: $after, filter: $filter) {
