@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,45 +27,20 @@ import (
 // the organization, then with -depth-members, seeded in bulk as the depth
 // figure's. The peak RSS is the kernel's high-water mark, VmHWM.
 func (b *bench) memory(ctx context.Context) error {
-	dir, err := os.MkdirTemp("", "memberbind-bench-")
+	bin, dir, done, err := b.realBinary(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := b.cfg.Bin
-	if bin == "" {
-		if bin, err = buildNoembed(ctx, dir); err != nil {
-			return err
-		}
-	}
+	defer done()
 	dsn, err := b.dbs.create(ctx, "memory")
 	if err != nil {
 		return err
 	}
-	env := []string{
-		"MEMBERBIND_DATABASE_DSN=" + dsn,
-		"MEMBERBIND_SMTP_URL=" + b.mailpit.SMTPURL,
-		// The bind load sends more than an organization's default
-		// hourly mail budget.
-		"MEMBERBIND_MAILS_PER_ORG_HOUR=1000000",
-		// Stop at once: no load balancer waits on its /readyz.
-		"MEMBERBIND_SHUTDOWN_DELAY=0s",
-	}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "MEMBERBIND_") {
-			env = append(env, kv)
-		}
-	}
-
-	// `org create` migrates the database too.
-	orgCmd := exec.CommandContext(ctx, bin, "org", "create", "Bench memory")
-	orgCmd.Env = env
-	out, err := orgCmd.Output()
+	env := b.binaryEnv(dsn, "MEMBERBIND_ADMIN_LISTEN=127.0.0.1:0")
+	key, err := createOrg(ctx, bin, env, "Bench memory")
 	if err != nil {
-		return fmt.Errorf("%s org create: %w", bin, err)
+		return err
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	key := strings.TrimSpace(lines[len(lines)-1])
 
 	db, err := openMigrated(ctx, dsn)
 	if err != nil {
@@ -157,45 +131,15 @@ func (p *unboundPool) take() (int64, error) {
 // memoryAt starts a fresh memberbind process on m's database, loads it
 // and adds its peak RSS as a row, and its steps as a note.
 func (b *bench) memoryAt(ctx context.Context, m memoryRun) error {
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	adminAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	env := append(slices.Clip(m.env),
-		"MEMBERBIND_LISTEN="+addr,
-		// /readyz is on the admin listener only.
-		"MEMBERBIND_ADMIN_LISTEN="+adminAddr,
-		"MEMBERBIND_PUBLIC_URL=http://"+addr,
-	)
 	if err := b.mailpit.clear(ctx); err != nil {
 		return err
 	}
-	logFile, err := os.Create(filepath.Join(m.dir, fmt.Sprintf("memberbind-%d.log", m.members)))
+	srv, err := startServe(ctx, m.bin, m.env, filepath.Join(m.dir, fmt.Sprintf("memberbind-%d.log", m.members)))
 	if err != nil {
-		return err
+		return fmt.Errorf("memberbind: %w", err)
 	}
-	defer logFile.Close()
-	cmd := exec.Command(m.bin, "serve")
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	defer stopProcess(cmd, exited)
-	base := "http://" + addr
-	if err := waitHTTP(ctx, "http://"+adminAddr+"/readyz", 30*time.Second, exited); err != nil {
-		return fmt.Errorf("memberbind: %w (log: %s)", err, tail(logFile.Name()))
-	}
-	pid := cmd.Process.Pid
+	defer srv.stop()
+	pid := srv.pid()
 	// The kernel sums the RSS it reports from per-CPU counters, which
 	// it reads approximately: two reads of VmHWM may differ by a few
 	// hundred kB the wrong way. The peak is the highest read.
@@ -206,7 +150,7 @@ func (b *bench) memoryAt(ctx context.Context, m memoryRun) error {
 	}
 	steps := []string{fmt.Sprintf("started: %s", mib(hwm()))}
 
-	c := newClient(base, m.key, b.cfg.Clients)
+	c := newClient(srv.base, m.key, b.cfg.Clients)
 	defer c.close()
 	const first = 50
 	list := gqlBody(consoleMembersQuery, map[string]any{"first": first})
@@ -265,9 +209,8 @@ func (b *bench) memoryAt(ctx context.Context, m memoryRun) error {
 	}
 	steps = append(steps, fmt.Sprintf("after %d activations (%.0f/s) of links read from the mails: %s", acts.N, acts.rate(), mib(hwm())))
 
-	stopProcess(cmd, exited)
-	if cmd.ProcessState != nil && !cmd.ProcessState.Success() {
-		return fmt.Errorf("memberbind exited with %s (log: %s)", cmd.ProcessState, tail(logFile.Name()))
+	if err := srv.stop(); err != nil {
+		return err
 	}
 	b.rep.add(row{
 		Figure: "6 memory",

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,9 +15,6 @@ import (
 
 	driver "github.com/go-sql-driver/mysql"
 )
-
-// listeningOn finds the address `memberbind serve` prints.
-var listeningOn = regexp.MustCompile(`listening on (http://\S+)`)
 
 // scaleSetup is one row of the scale figure: n instances of the real
 // binary, instance i on dsns[i].
@@ -38,17 +32,11 @@ type scaleSetup struct {
 // process shares them: the CPU columns say where the time went, and a
 // machine near 100% busy is the bound, not the service.
 func (b *bench) scale(ctx context.Context) error {
-	dir, err := os.MkdirTemp("", "memberbind-bench-")
+	bin, dir, done, err := b.realBinary(ctx)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	bin := b.cfg.Bin
-	if bin == "" {
-		if bin, err = buildNoembed(ctx, dir); err != nil {
-			return err
-		}
-	}
+	defer done()
 	var setups []scaleSetup
 	for n := 1; n <= 3; n++ {
 		dsn, err := b.dbs.create(ctx, fmt.Sprintf("scale%d", n))
@@ -80,28 +68,13 @@ func (b *bench) scale(ctx context.Context) error {
 }
 
 func (b *bench) scaleRun(ctx context.Context, bin, dir string, s scaleSetup) (string, error) {
-	env := func(dsn string) []string {
-		// Several instances on one machine: no admin listeners (they
-		// would share a port); the links are never opened; the bench
-		// binds more than an organization's default hourly mail budget.
-		e := []string{"MEMBERBIND_DATABASE_DSN=" + dsn, "MEMBERBIND_SMTP_URL=" + b.mailpit.SMTPURL,
-			"MEMBERBIND_PUBLIC_URL=http://bench.invalid", "MEMBERBIND_ADMIN_LISTEN=off",
-			"MEMBERBIND_MAILS_PER_ORG_HOUR=1000000", "MEMBERBIND_SHUTDOWN_DELAY=0s"}
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "MEMBERBIND_") {
-				e = append(e, kv)
-			}
-		}
-		return e
-	}
-	orgCmd := exec.CommandContext(ctx, bin, "org", "create", "Bench scale")
-	orgCmd.Env = env(s.dsns[0])
-	out, err := orgCmd.Output()
+	// Several instances on one machine: no admin listeners, which
+	// are not part of the figure.
+	env := func(dsn string) []string { return b.binaryEnv(dsn, "MEMBERBIND_ADMIN_LISTEN=off") }
+	key, err := createOrg(ctx, bin, env(s.dsns[0]), "Bench scale")
 	if err != nil {
-		return "", fmt.Errorf("org create: %w", err)
+		return "", err
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	key := strings.TrimSpace(lines[len(lines)-1])
 	db, err := openMigrated(ctx, s.dsns[0])
 	if err != nil {
 		return "", err
@@ -123,55 +96,13 @@ func (b *bench) scaleRun(ctx context.Context, bin, dir string, s scaleSetup) (st
 	var pids []int
 	var clients []*client
 	for i, dsn := range s.dsns {
-		logFile, err := os.Create(filepath.Join(dir, fmt.Sprintf("scale-%d-of-%d.log", i+1, len(s.dsns))))
+		srv, err := startServe(ctx, bin, env(dsn), filepath.Join(dir, fmt.Sprintf("scale-%d-of-%d.log", i+1, len(s.dsns))))
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("instance %d: %w", i+1, err)
 		}
-		defer logFile.Close()
-		// Port 0, and the address it prints: a port found free a moment
-		// earlier can be taken by then on a machine this busy.
-		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(env(dsn), "MEMBERBIND_LISTEN=127.0.0.1:0")
-		cmd.Stderr = logFile
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			return "", err
-		}
-		if err := cmd.Start(); err != nil {
-			return "", err
-		}
-		exited := make(chan struct{})
-		found := make(chan string, 1)
-		go func() {
-			lines := bufio.NewScanner(stdout)
-			for lines.Scan() {
-				if m := listeningOn.FindStringSubmatch(lines.Text()); m != nil {
-					select {
-					case found <- m[1]:
-					default:
-					}
-				}
-			}
-			_ = cmd.Wait()
-			close(exited)
-		}()
-		defer stopProcess(cmd, exited)
-		var base string
-		select {
-		case base = <-found:
-		case <-exited:
-			return "", fmt.Errorf("instance %d exited (log: %s)", i+1, tail(logFile.Name()))
-		case <-time.After(30 * time.Second):
-			return "", fmt.Errorf("instance %d did not say where it listens (log: %s)", i+1, tail(logFile.Name()))
-		}
-		// /readyz is on the admin listener, which the instances leave off
-		// (they would share its port); serve prints where it listens only
-		// once migrated, so a page of the public listener will do.
-		if err := waitHTTP(ctx, base+"/playground", 30*time.Second, exited); err != nil {
-			return "", fmt.Errorf("instance %d: %w (log: %s)", i+1, err, tail(logFile.Name()))
-		}
-		pids = append(pids, cmd.Process.Pid)
-		c := newClient(base, key, b.cfg.Clients)
+		defer srv.stop()
+		pids = append(pids, srv.pid())
+		c := newClient(srv.base, key, b.cfg.Clients)
 		defer c.close()
 		clients = append(clients, c)
 	}
