@@ -230,8 +230,10 @@ func (s *liveSub) push(members []*member.Member, revoked bool) {
 
 // Poll reads the change log once: what changed since the last poll goes
 // to the subscribers of its organization, and the subscriptions of keys
-// revoked since end.
-func (l *Live) Poll(ctx context.Context) error {
+// revoked since end. A poll that fails part way (a lost connection, a
+// database out of reach) hands nothing to anyone and forgets what it
+// read, so that the next poll reads it again: no change is lost.
+func (l *Live) Poll(ctx context.Context) (err error) {
 	l.pollMu.Lock()
 	defer l.pollMu.Unlock()
 	l.mu.Lock()
@@ -244,6 +246,13 @@ func (l *Live) Poll(ctx context.Context) error {
 	if err := l.start(ctx); err != nil {
 		return err
 	}
+	// see and the pruning below change l.gaps in place: keep a copy.
+	seq, gaps, failed := l.seq, slices.Clone(l.gaps), l.failed
+	defer func() {
+		if err != nil {
+			l.seq, l.gaps, l.failed = seq, gaps, failed
+		}
+	}()
 	now := l.o.Now()
 	l.gaps = slices.DeleteFunc(l.gaps, func(g liveGap) bool { return now.Sub(g.since) >= l.o.Grace })
 	changed := map[int64]map[int64]bool{} // org -> member ids
@@ -296,19 +305,24 @@ func (l *Live) Poll(ctx context.Context) error {
 		l.failed = now
 	}
 
+	// Every read is done before anything is handed out: a read that
+	// fails leaves nothing half delivered.
+	members := map[int64][]*member.Member{}
 	for org, ids := range changed {
 		byID, err := l.o.Changes.MembersByID(ctx, org, slices.Sorted(maps.Keys(ids)))
 		if err != nil {
 			return err
 		}
-		members := slices.Collect(maps.Values(byID))
-		for _, s := range orgs[org] {
-			s.push(members, false)
-		}
+		members[org] = slices.Collect(maps.Values(byID))
 	}
 	revoked, err := l.o.Changes.RevokedAPIKeys(ctx, slices.Collect(maps.Keys(orgs)), slices.Collect(maps.Keys(keys)))
 	if err != nil {
 		return err
+	}
+	for org, ms := range members {
+		for _, s := range orgs[org] {
+			s.push(ms, false)
+		}
 	}
 	for key := range revoked {
 		for _, s := range keys[key] {

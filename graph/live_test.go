@@ -33,11 +33,21 @@ type liveEnv struct {
 
 func newLiveEnv(t *testing.T, o graph.LiveOptions) *liveEnv {
 	t.Helper()
-	dsn := testenv.MySQL(t)
+	return newLiveEnvAt(t, testenv.MySQL(t), o)
+}
+
+// newLiveEnvAt is newLiveEnv on the database of dsn, whose poller reads
+// the change log at pollDSN (the same database, through a FaultProxy, say)
+// when one is given.
+func newLiveEnvAt(t *testing.T, dsn string, o graph.LiveOptions, pollDSN ...string) *liveEnv {
+	t.Helper()
 	clock := testenv.NewClock(start)
 	one := testenv.StoreAt(t, dsn, mysql.Options{Now: clock.Now})
 	two := testenv.StoreAt(t, dsn, mysql.Options{Now: clock.Now})
 	o.Changes = one
+	if len(pollDSN) > 0 {
+		o.Changes = testenv.StoreAt(t, pollDSN[0], mysql.Options{Now: clock.Now})
+	}
 	o.Now = clock.Now
 	live := graph.NewLive(o)
 	srv1 := httptest.NewServer(graph.NewHandler(graph.Options{Service: one, Logger: slog.New(slog.DiscardHandler), Live: live, Origins: []string{"https://app.example"}}))
@@ -429,5 +439,45 @@ func TestMemberChangedSeesExpiry(t *testing.T) {
 	e.poll()
 	if m := w.next("1"); m["id"] != id || m["bindStatus"] != "FAILED" {
 		t.Fatalf("expired: %v", m)
+	}
+}
+
+// A poll whose connection is lost part way delivers nothing and loses
+// nothing: the next poll delivers what it had read.
+func TestMemberChangedSurvivesALostConnection(t *testing.T) {
+	for _, tc := range []struct{ name, at string }{
+		{"reading expiries", "FROM bindings"},
+		{"loading members", "AND m.id IN ("},
+		{"reading revocations", "FROM api_keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := testenv.MySQL(t)
+			proxy := testenv.NewFaultProxy(t, dsn)
+			e := newLiveEnvAt(t, dsn, graph.LiveOptions{}, proxy.DSN())
+			w, err := dialLive(t, e.url, nil, bearerInit(e.key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.subscribe("1")
+			e.waitSubscriptions(1)
+			e.poll()
+
+			id := e.create("Ada")
+			proxy.CutAt(testenv.CutRule{At: func(q string) bool { return strings.Contains(q, tc.at) }})
+			if err := e.live.Poll(context.Background()); err == nil || proxy.Cuts() != 1 {
+				t.Fatalf("the cut poll answered %v (%d cuts), want an error", err, proxy.Cuts())
+			}
+			e.poll()
+			if m := w.next("1"); m["id"] != id || m["bindStatus"] != "UNBOUND" {
+				t.Fatalf("after the lost connection: %v", m)
+			}
+			// Once: the next message is the next change.
+			e.poll()
+			e.bind(id, "ada@example.com")
+			e.poll()
+			if m := w.next("1"); m["id"] != id || m["bindStatus"] != "PENDING" {
+				t.Fatalf("the next change: %v", m)
+			}
+		})
 	}
 }
