@@ -92,9 +92,22 @@ func TestLimitCostHoldsTheBudget(t *testing.T) {
 	case resp := <-done:
 		if resp == nil || len(resp.Errors) == 0 {
 			t.Errorf("a request that ended while waiting got %+v, want an error", resp)
+		} else if code := resp.Errors[0].Extensions["code"]; code != codeTimeout {
+			t.Errorf("a request that ended while waiting got code %v, want %s", code, codeTimeout)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("a request whose client left is still waiting")
+	}
+
+	// One that runs out of its time while it waits is told so, by code.
+	ctx, cancel = context.WithTimeout(context.WithValue(context.Background(), costKey{}, int64(1)), 10*time.Millisecond)
+	defer cancel()
+	resp := limit(ctx, func(context.Context) *graphql.Response {
+		t.Error("an operation out of time ran")
+		return &graphql.Response{}
+	})
+	if len(resp.Errors) != 1 || resp.Errors[0].Extensions["code"] != codeTimeout || resp.Data != nil {
+		t.Errorf("a request out of time while waiting got %+v, want one %s error and no data", resp, codeTimeout)
 	}
 	close(hold)
 }

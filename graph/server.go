@@ -204,13 +204,17 @@ func newHandler(o Options) (http.Handler, *fairBudget) {
 // limitCost executes an operation once its cost, as the complexity limit
 // computed it, fits in what the operations executing leave of the budget,
 // and in what those of its organization leave of its share (fairBudget). A
-// request whose client goes away while it waits gets an error nobody
-// reads.
+// request that runs out of time while it waits (or whose client goes
+// away, and reads nothing) gets a TIMEOUT error and no data.
 func limitCost(b *fairBudget, costOf, orgOf func(context.Context) int64) graphql.ResponseMiddleware {
 	return func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		org, weight := orgOf(ctx), b.weight(costOf(ctx))
 		if err := b.acquire(ctx, org, weight); err != nil {
-			return graphql.ErrorResponse(ctx, "the request ended while it waited to run")
+			id := requestid.From(ctx)
+			return &graphql.Response{Errors: gqlerror.List{{
+				Message:    "the request ended while it waited for the server to have room to run it; try again later (request id " + id + ")",
+				Extensions: map[string]any{"code": codeTimeout, "requestId": id},
+			}}}
 		}
 		defer b.release(org, weight)
 		return next(ctx)
@@ -327,8 +331,9 @@ const (
 	// still executing.
 	codeIdempotencyKeyInUse = "IDEMPOTENCY_KEY_IN_USE"
 	// codeTimeout: the request ran out of its time (the public
-	// listener's request timeout) before the database answered; 503
-	// when that was before the request was authenticated.
+	// listener's request timeout) before the database answered, or
+	// while it waited to run (limitCost); 503 when that was before the
+	// request was authenticated or before it ran.
 	codeTimeout = "TIMEOUT"
 	// codeIdempotencyKeyNotAllowed: 422, the mutation's answer holds a
 	// secret, which is never kept for a replay (secretMutations).
