@@ -59,7 +59,7 @@ func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) h
 		}
 		caller := callerOf(ctx)
 		doc, op := mutationOf(req)
-		if len(values) == 0 || caller == nil || store == nil || op == nil {
+		if caller == nil || store == nil || op == nil {
 			next.ServeHTTP(w, r)
 			return
 		}
