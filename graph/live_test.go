@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -33,21 +34,18 @@ type liveEnv struct {
 
 func newLiveEnv(t *testing.T, o graph.LiveOptions) *liveEnv {
 	t.Helper()
-	return newLiveEnvAt(t, testenv.MySQL(t), o)
+	dsn := testenv.MySQL(t)
+	return newLiveEnvAt(t, dsn, dsn, o)
 }
 
-// newLiveEnvAt is newLiveEnv on the database of dsn, whose poller reads
-// the change log at pollDSN (the same database, through a FaultProxy, say)
-// when one is given.
-func newLiveEnvAt(t *testing.T, dsn string, o graph.LiveOptions, pollDSN ...string) *liveEnv {
+// newLiveEnvAt is newLiveEnv on the database of dsn, which instance 1
+// reaches at dsn1 (the same database, through a FaultProxy, say).
+func newLiveEnvAt(t *testing.T, dsn, dsn1 string, o graph.LiveOptions) *liveEnv {
 	t.Helper()
 	clock := testenv.NewClock(start)
-	one := testenv.StoreAt(t, dsn, mysql.Options{Now: clock.Now})
+	one := testenv.StoreAt(t, dsn1, mysql.Options{Now: clock.Now})
 	two := testenv.StoreAt(t, dsn, mysql.Options{Now: clock.Now})
 	o.Changes = one
-	if len(pollDSN) > 0 {
-		o.Changes = testenv.StoreAt(t, pollDSN[0], mysql.Options{Now: clock.Now})
-	}
 	o.Now = clock.Now
 	live := graph.NewLive(o)
 	srv1 := httptest.NewServer(graph.NewHandler(graph.Options{Service: one, Logger: slog.New(slog.DiscardHandler), Live: live, Origins: []string{"https://app.example"}}))
@@ -453,7 +451,7 @@ func TestMemberChangedSurvivesALostConnection(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := testenv.MySQL(t)
 			proxy := testenv.NewFaultProxy(t, dsn)
-			e := newLiveEnvAt(t, dsn, graph.LiveOptions{}, proxy.DSN())
+			e := newLiveEnvAt(t, dsn, proxy.DSN(), graph.LiveOptions{})
 			w, err := dialLive(t, e.url, nil, bearerInit(e.key))
 			if err != nil {
 				t.Fatal(err)
@@ -479,5 +477,50 @@ func TestMemberChangedSurvivesALostConnection(t *testing.T) {
 				t.Fatalf("the next change: %v", m)
 			}
 		})
+	}
+}
+
+// A fault of the database while a connection or a subscription opens is
+// answered as an internal error with a request id, and nothing of the
+// fault's own text; the next try, the database back, opens it.
+func TestMemberChangedDatabaseFaults(t *testing.T) {
+	dsn := testenv.MySQL(t)
+	proxy := testenv.NewFaultProxy(t, dsn)
+	e := newLiveEnvAt(t, dsn, proxy.DSN(), graph.LiveOptions{})
+
+	// The API key's check, in connection_init.
+	proxy.CutAt(testenv.CutRule{At: func(q string) bool { return strings.Contains(q, "FROM api_keys k JOIN organizations") }})
+	_, err := dialLive(t, e.url, nil, bearerInit(e.key))
+	var ce websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.StatusInternalError || !strings.HasPrefix(ce.Reason, "internal error (request id ") || proxy.Cuts() != 1 {
+		t.Fatalf("connection_init with the database cut: %v (%d cuts), want close 1011 saying only internal error", err, proxy.Cuts())
+	}
+	w, err := dialLive(t, e.url, nil, bearerInit(e.key))
+	if err != nil {
+		t.Fatalf("connection_init with the database back: %v", err)
+	}
+
+	// The subscription's own reads, in subscribe.
+	proxy.CutAt(testenv.CutRule{At: func(q string) bool { return strings.Contains(q, "FROM api_keys WHERE") }})
+	w.subscribe("1")
+	m, err := w.read(10 * time.Second)
+	if err != nil || proxy.Cuts() != 2 || !strings.Contains(string(m.Payload), `"code":"INTERNAL"`) || !strings.Contains(string(m.Payload), "internal error (request id ") {
+		t.Fatalf("subscribe with the database cut: %s %s (%v, %d cuts), want an internal error", m.Type, m.Payload, err, proxy.Cuts())
+	}
+	if strings.Contains(string(m.Payload), "connection") || strings.Contains(string(m.Payload), "EOF") {
+		t.Errorf("the error shows the fault's text: %s", m.Payload)
+	}
+	if m.Type == "next" {
+		if c, err := w.read(10 * time.Second); err != nil || c.Type != "complete" {
+			t.Fatalf("after the error: %s (%v), want complete", c.Type, err)
+		}
+	}
+	e.waitSubscriptions(0)
+	w.subscribe("2")
+	e.waitSubscriptions(1)
+	id := e.create("Ada")
+	e.poll()
+	if m := w.next("2"); m["id"] != id {
+		t.Fatalf("after the fault: %v", m)
 	}
 }
