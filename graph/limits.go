@@ -305,18 +305,25 @@ func (w *introspectionWalker) inputValues(set ast.SelectionSet, field string, va
 		if f.Name != field {
 			return true
 		}
-		for i := range values {
-			if !w.selection(f.SelectionSet, func(g *ast.Field) bool {
-				if g.Name == "type" {
-					return w.typ(g.SelectionSet, values[i].Type)
-				}
-				return true
-			}) {
-				return false
-			}
-		}
-		return true
+		return w.inputList(f.SelectionSet, values)
 	})
+}
+
+// inputList walks set, the selection of a list of input values (args,
+// inputFields), once per value; a value's type is its only field that is
+// not a scalar.
+func (w *introspectionWalker) inputList(set ast.SelectionSet, values []introspection.InputValue) bool {
+	for i := range values {
+		if !w.selection(set, func(f *ast.Field) bool {
+			if f.Name == "type" {
+				return w.typ(f.SelectionSet, values[i].Type)
+			}
+			return true
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 func (w *introspectionWalker) typ(set ast.SelectionSet, t *introspection.Type) bool {
@@ -339,16 +346,7 @@ func (w *introspectionWalker) typ(set ast.SelectionSet, t *introspection.Type) b
 				}
 			}
 		case "inputFields":
-			for _, v := range t.InputFields() {
-				if !w.selection(f.SelectionSet, func(g *ast.Field) bool {
-					if g.Name == "type" {
-						return w.typ(g.SelectionSet, v.Type)
-					}
-					return true
-				}) {
-					return false
-				}
-			}
+			return w.inputList(f.SelectionSet, t.InputFields())
 		case "fields":
 			for _, fd := range t.Fields(true) {
 				if !w.selection(f.SelectionSet, func(g *ast.Field) bool {
@@ -356,16 +354,7 @@ func (w *introspectionWalker) typ(set ast.SelectionSet, t *introspection.Type) b
 					case "type":
 						return w.typ(g.SelectionSet, fd.Type)
 					case "args":
-						for _, a := range fd.Args {
-							if !w.selection(g.SelectionSet, func(h *ast.Field) bool {
-								if h.Name == "type" {
-									return w.typ(h.SelectionSet, a.Type)
-								}
-								return true
-							}) {
-								return false
-							}
-						}
+						return w.inputList(g.SelectionSet, fd.Args)
 					}
 					return true
 				}) {
