@@ -91,6 +91,9 @@ func idempotent(store member.Idempotency, log *slog.Logger, next http.Handler) h
 			w.Header().Set("Retry-After", "1")
 			writeErrors(w, http.StatusConflict, "a request with this Idempotency-Key is still executing: retry once it has answered", codeIdempotencyKeyInUse)
 			return
+		case err != nil && timedOut(ctx, err):
+			timeoutError(ctx, w, log, "claim idempotency key", err)
+			return
 		case err != nil:
 			internalError(ctx, w, log, "claim idempotency key", err)
 			return

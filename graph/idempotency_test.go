@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -280,5 +281,38 @@ func TestIdempotencyKeyAfterAFault(t *testing.T) {
 	}
 	if n := a.count("outbox", "1=1"); n != 1 {
 		t.Errorf("%d mails queued, want 1", n)
+	}
+}
+
+// hungClaims is a database that does not answer a claim of an
+// idempotency key until the request's time is out.
+type hungClaims struct{ member.Idempotency }
+
+func (hungClaims) ClaimIdempotent(ctx context.Context, _ member.IdempotentRequest) (*member.IdempotentResponse, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("claim idempotency key: %w", ctx.Err())
+}
+
+// TestIdempotencyKeyDatabaseHung: a request whose key's claim runs out of
+// the request's time is told so (503, TIMEOUT), as every request out of
+// time is, and nothing executes.
+func TestIdempotencyKeyDatabaseHung(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, member.Policy{})
+	h := graph.NewHandler(graph.Options{Service: a.store, Idempotency: hungClaims{a.store}, Logger: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The public listener's request timeout, short.
+		ctx, cancel := context.WithTimeout(r.Context(), 200*time.Millisecond)
+		defer cancel()
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}))
+	t.Cleanup(srv.Close)
+	id := a.create("Alice")
+	r := send(t, srv.URL, a.key, ptr("k"), bindRequest(id, "alice@example.com"))
+	if r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, `"code":"TIMEOUT"`) || strings.Contains(r.body, "deadline") {
+		t.Errorf("a claim out of time: %+v, want 503 TIMEOUT without the fault's text", r)
+	}
+	if s := a.status(id); s != "UNBOUND" {
+		t.Errorf("the bind executed: %s", s)
 	}
 }
