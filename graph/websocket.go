@@ -63,7 +63,7 @@ func websocketTransport(svc member.Service, origins []string, log *slog.Logger) 
 			case errors.Is(err, member.ErrUnauthenticated):
 				return refuse(closeForbidden, "invalid API key")
 			case err != nil:
-				log.ErrorContext(ctx, "authenticate websocket", "request_id", requestid.From(ctx), "err", err)
+				log.ErrorContext(ctx, "authenticate websocket", "err", err)
 				return refuse(closeInternal, "internal error (request id "+requestid.From(ctx)+")")
 			}
 			return withCaller(ctx, caller), nil, nil
